@@ -1,0 +1,333 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/berth-project/berth/internal/runtime/cgroup"
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Runtime manages the containers whose state lives under Root.
+type Runtime struct {
+	Root string
+	Log  *slog.Logger
+}
+
+// New returns a runtime keeping its state under root.
+func New(root string, log *slog.Logger) *Runtime {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{Root: root, Log: log}
+}
+
+// IO is the standard I/O a container's process gets. Nil means the
+// caller's own.
+type IO struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// CreateOpts are the options of `create` and `run`.
+type CreateOpts struct {
+	ID     string
+	Bundle string
+	// ConsoleSocket is the path of a unix socket that receives the pty
+	// master when process.terminal is set.
+	ConsoleSocket string
+	// Console, when set instead, receives the pty master directly.
+	Console     func(*os.File) error
+	PidFile     string
+	NoPivot     bool
+	PreserveFDs int
+	IO          IO
+}
+
+const startSocketName = "start.sock"
+
+// Create builds the container up to the point where only the user's
+// program remains to be executed. The container is then "created".
+func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
+	if err := ValidateID(opts.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(opts.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("rootfs %s is not a directory: %w", rootfs, errdefs.ErrInvalidArgument)
+	}
+	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.Console == nil {
+		return nil, fmt.Errorf("process.terminal is set but no --console-socket was given: %w", errdefs.ErrInvalidArgument)
+	}
+	if !spec.Process.Terminal && opts.ConsoleSocket != "" {
+		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
+	}
+	join, newFlags, err := nsEnv(spec.Linux.Namespaces)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	cg, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, spec.Linux.Resources)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
+	}
+
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return nil, err
+	}
+	dir := r.dir(opts.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container with id %s already exists: %w", opts.ID, errdefs.ErrAlreadyExists)
+		}
+		return nil, err
+	}
+	var initPid int
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if initPid > 0 {
+			unix.Kill(initPid, unix.SIGKILL)
+			waitGone(initPid, time.Second)
+		}
+		if err := cg.Destroy(); err != nil {
+			r.Log.Debug("destroy cgroup after failed create", "id", opts.ID, "err", err)
+		}
+		os.RemoveAll(dir)
+	}()
+
+	listener, err := listenStart(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer listener.Close()
+	parent, child, err := newSocketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	sock := syncSocket{parent}
+
+	cmd, err := initCommand(join, newFlags, opts.IO, opts.PreserveFDs, child, listener)
+	if err != nil {
+		child.Close()
+		return nil, err
+	}
+	err = cmd.Start()
+	child.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	pid, err := r.handshake(sock, cmd, func(pid int) error {
+		if newFlags&unix.CLONE_NEWUSER != 0 {
+			if err := writeIDMaps(pid, spec); err != nil {
+				return err
+			}
+		}
+		return cg.Apply(pid)
+	})
+	if err != nil {
+		return nil, err
+	}
+	initPid = pid
+	_, startTime, err := procStat(pid)
+	if err != nil {
+		return nil, fmt.Errorf("init exited early: %w", err)
+	}
+	st = &State{
+		OCIVersion:  specs.Version,
+		ID:          opts.ID,
+		Pid:         pid,
+		Status:      Creating,
+		Bundle:      bundle,
+		Rootfs:      rootfs,
+		Created:     time.Now().UTC(),
+		Owner:       "",
+		Annotations: spec.Annotations,
+		Version:     stateVersion,
+		StartTime:   startTime,
+		CgroupPaths: cg.Paths(),
+		Spec:        spec,
+	}
+	cfg := &initConfig{
+		ID:          opts.ID,
+		Bundle:      bundle,
+		Rootfs:      rootfs,
+		Spec:        spec,
+		Process:     spec.Process,
+		NoPivot:     opts.NoPivot,
+		State:       hookState(st, Creating),
+		PreserveFDs: opts.PreserveFDs,
+		NewUTS:      newFlags&unix.CLONE_NEWUTS != 0,
+	}
+	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
+		return nil, err
+	}
+	// Save the state before the pid file: whoever watches the pid file may
+	// ask for the state as soon as it appears.
+	if err := r.saveState(st); err != nil {
+		return nil, err
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	st.Status = Created
+	return st, nil
+}
+
+// initCommand prepares `berth init`, executed from the sealed binary. Its
+// extra files are the caller's preserved fds (3 .. 3+preserve-1), then the
+// sync socket, then (for create) the start listener.
+func initCommand(join string, newFlags int, stdio IO, preserve int, child, listener *os.File) (*exec.Cmd, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, fmt.Errorf("seal berth binary: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args: []string{"berth", "init"},
+		Env: []string{
+			"_BERTH_SYNCFD=" + strconv.Itoa(3+preserve),
+			"_BERTH_NSJOIN=" + join,
+			"_BERTH_NSNEW=" + strconv.Itoa(newFlags),
+		},
+		Stdin:  orStd(stdio.Stdin, os.Stdin),
+		Stdout: orStd(stdio.Stdout, os.Stdout),
+		Stderr: orStd(stdio.Stderr, os.Stderr),
+	}
+	for i := 0; i < preserve; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+	if listener != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, listener)
+		cmd.Env = append(cmd.Env, "_BERTH_LISTENFD="+strconv.Itoa(4+preserve))
+	}
+	return cmd, nil
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+// handshake drives nsenter.c: on "R" it lets prepare write the id maps and
+// place the process in its cgroup, answers "G", then reads the PID of the
+// process that becomes the container and reaps the intermediate one.
+func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, prepare func(pid int) error) (int, error) {
+	fail := func(err error) (int, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 0, err
+	}
+	if _, err := sock.readLetter('R'); err != nil {
+		return fail(err)
+	}
+	if err := prepare(cmd.Process.Pid); err != nil {
+		return fail(err)
+	}
+	if err := unix.Sendmsg(int(sock.f.Fd()), []byte("G"), nil, nil, 0); err != nil {
+		return fail(err)
+	}
+	pid, err := sock.readPid()
+	if err != nil {
+		return fail(err)
+	}
+	cmd.Wait()
+	return pid, nil
+}
+
+// converse sends init its configuration and serves its requests until it
+// reports ready.
+func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error) error {
+	if err := sock.send(message{Type: msgConfig, Config: cfg}); err != nil {
+		return fmt.Errorf("send config to init: %w", err)
+	}
+	hooks := hooksOf(cfg.Spec)
+	for {
+		m, fds, ok, err := sock.recv()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if cfg.Exec {
+				return nil // the process was executed
+			}
+			return errors.New("init exited before the container was created")
+		}
+		switch m.Type {
+		case msgHooks:
+			state := hookState(st, Creating)
+			if err := runHooks("prestart", hooks.Prestart, state); err != nil {
+				sock.send(message{Type: msgError, Error: err.Error()})
+				return err
+			}
+			if err := runHooks("createRuntime", hooks.CreateRuntime, state); err != nil {
+				sock.send(message{Type: msgError, Error: err.Error()})
+				return err
+			}
+			if err := sock.send(message{Type: msgHooksDone}); err != nil {
+				return err
+			}
+		case msgPty:
+			if len(fds) != 1 {
+				return errors.New("init sent no pty")
+			}
+			master := os.NewFile(uintptr(fds[0]), "pty-master")
+			if err := passConsole(master, consoleSocket, console); err != nil {
+				return err
+			}
+		case msgReady:
+			return nil
+		case msgError:
+			return errors.New(m.Error)
+		default:
+			return fmt.Errorf("unexpected message %q from init", m.Type)
+		}
+	}
+}
+
+func writePidFile(path string, pid int) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// waitGone polls until pid has exited or timeout passes.
+func waitGone(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		state, _, err := procStat(pid)
+		if err != nil || state == 'Z' || state == 'X' {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,100 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// A container's init is never executed from the berth binary on the host.
+// If it were, a process in the container could open /proc/<init>/exe (or
+// /proc/self/exe while init still runs) and write to the host's binary
+// (CVE-2019-5736). Instead the runtime executes init from one of:
+//
+//   - the binary seen through a private, read-only overlayfs mount made with
+//     the new mount API (fsopen/fsmount) and never attached to any mount
+//     namespace: the file is the same page-cache object, so this costs a few
+//     syscalls, and no write can pass through a read-only overlay;
+//   - where that is impossible, a memfd holding a copy of the binary, sealed
+//     against every change (F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE).
+//
+// The returned file is opened once per process and reused.
+var (
+	sealedOnce sync.Once
+	sealedFile *os.File
+	sealedErr  error
+)
+
+func sealedExe() (*os.File, error) {
+	sealedOnce.Do(func() {
+		sealedFile, sealedErr = overlayExe()
+		if sealedErr != nil {
+			sealedFile, sealedErr = memfdExe()
+		}
+	})
+	return sealedFile, sealedErr
+}
+
+func overlayExe() (*os.File, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	exe, err = filepath.EvalSymlinks(exe)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(ctx)
+	// Two lower layers and no upper layer make a read-only overlay. The
+	// second layer is the root directory, whose files never shadow the
+	// binary's name because the binary's own directory is on top.
+	for _, dir := range []string{filepath.Dir(exe), "/"} {
+		if err := unix.FsconfigSetString(ctx, "lowerdir+", dir); err != nil {
+			return nil, fmt.Errorf("fsconfig lowerdir+ %s: %w", dir, err)
+		}
+	}
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return nil, fmt.Errorf("fsconfig create: %w", err)
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount: %w", err)
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "berth-sealed"), nil
+}
+
+func memfdExe() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("berth-sealed", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "berth-sealed")
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("copy binary to memfd: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal memfd: %w", err)
+	}
+	return f, nil
+}

@@ -1,0 +1,83 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExecOpts are the options of `exec`.
+type ExecOpts struct {
+	Process       *specs.Process
+	ConsoleSocket string
+	Console       func(*os.File) error
+	PidFile       string
+	PreserveFDs   int
+	IO            IO
+}
+
+// Exec starts another process in a running container and returns its PID
+// once the program has been executed. The process is a child of the
+// caller only if the caller is a child subreaper (it is re-parented when
+// the intermediate process exits); `berth runtime exec` without --detach
+// makes itself one and waits.
+func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
+	st, err := r.Load(id)
+	if err != nil {
+		return 0, err
+	}
+	if st.Status != Running {
+		return 0, fmt.Errorf("cannot exec in a container that is %s: %w", st.Status, errdefs.ErrFailedPrecondition)
+	}
+	p := opts.Process
+	if err := validateProcess(p); err != nil {
+		return 0, fmt.Errorf("invalid process: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if p.Terminal && opts.ConsoleSocket == "" && opts.Console == nil {
+		return 0, fmt.Errorf("process.terminal is set but no --console-socket was given: %w", errdefs.ErrInvalidArgument)
+	}
+	cg, err := st.cgroup()
+	if err != nil {
+		return 0, err
+	}
+	parent, child, err := newSocketPair()
+	if err != nil {
+		return 0, err
+	}
+	defer parent.Close()
+	sock := syncSocket{parent}
+	cmd, err := initCommand(execJoin(st.Pid), 0, opts.IO, opts.PreserveFDs, child, nil)
+	if err != nil {
+		child.Close()
+		return 0, err
+	}
+	err = cmd.Start()
+	child.Close()
+	if err != nil {
+		return 0, fmt.Errorf("start exec: %w", err)
+	}
+	pid, err := r.handshake(sock, cmd, cg.AddPid)
+	if err != nil {
+		return 0, err
+	}
+	cfg := &initConfig{
+		Exec:        true,
+		ID:          id,
+		Bundle:      st.Bundle,
+		Spec:        st.Spec,
+		Process:     p,
+		PreserveFDs: opts.PreserveFDs,
+	}
+	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
+		return 0, err
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, pid); err != nil {
+			return pid, err
+		}
+	}
+	return pid, nil
+}
+

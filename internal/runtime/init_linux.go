@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitMain is `berth init`: the process that becomes the container. It
+// runs after nsenter.c has put it in its namespaces, and never returns.
+//
+// Capabilities, no_new_privs, seccomp and the uid are per-thread
+// attributes, and execve(2) keeps those of the calling thread, so all of
+// init's work happens on one locked OS thread.
+func InitMain() {
+	goruntime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv("_BERTH_SYNCFD"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth init must be started by the berth runtime")
+		os.Exit(2)
+	}
+	// Nothing that init inherits may survive into the container's program.
+	unix.CloseOnExec(fd)
+	sock := syncSocket{os.NewFile(uintptr(fd), "sync")}
+	var listener *os.File
+	if lfd, err := strconv.Atoi(os.Getenv("_BERTH_LISTENFD")); err == nil {
+		unix.CloseOnExec(lfd)
+		listener = os.NewFile(uintptr(lfd), "start-listener")
+	}
+	for _, k := range []string{"_BERTH_SYNCFD", "_BERTH_LISTENFD", "_BERTH_NSJOIN", "_BERTH_NSNEW"} {
+		os.Unsetenv(k)
+	}
+	report := sock
+	err = runInit(sock, listener, &report)
+	// Only failures come back here; execve does not return.
+	report.send(message{Type: msgError, Error: err.Error()})
+	os.Exit(1)
+}
+
+func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
+	m, _, ok, err := sock.recv()
+	if err != nil {
+		return err
+	}
+	if !ok || m.Type != msgConfig || m.Config == nil {
+		return errors.New("init: no configuration received")
+	}
+	cfg := m.Config
+	if cfg.Exec {
+		if err := setupTerminal(sock, cfg.Process, false); err != nil {
+			return err
+		}
+		return execProcess(cfg, cfg.Process)
+	}
+	if err := buildContainer(sock, cfg); err != nil {
+		return err
+	}
+	if err := sock.send(message{Type: msgReady}); err != nil {
+		return err
+	}
+	sock.f.Close()
+	if listener == nil {
+		return errors.New("init: no start socket")
+	}
+	// Wait for `start`. Its connection carries any error from here on and
+	// is closed by execve, which tells `start` that the program runs.
+	nfd, _, err := unix.Accept4(int(listener.Fd()), unix.SOCK_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("accept start: %w", err)
+	}
+	listener.Close()
+	conn := syncSocket{os.NewFile(uintptr(nfd), "start")}
+	*report = conn
+	if err := runHooks("startContainer", hooksOf(cfg.Spec).StartContainer, cfg.State); err != nil {
+		return err
+	}
+	return execProcess(cfg, cfg.Process)
+}
+
+// buildContainer does everything that `create` promises: the root
+// filesystem, hooks, hostname, sysctls, limits and the terminal.
+func buildContainer(sock syncSocket, cfg *initConfig) error {
+	s := cfg.Spec
+	if err := prepareRootfs(cfg); err != nil {
+		return err
+	}
+	if h := hooksOf(s); len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 {
+		if err := sock.send(message{Type: msgHooks}); err != nil {
+			return err
+		}
+		m, _, ok, err := sock.recv()
+		if err != nil {
+			return err
+		}
+		if !ok || m.Type != msgHooksDone {
+			return errors.New("init: hooks failed in the runtime")
+		}
+	}
+	if err := runHooks("createContainer", hooksOf(s).CreateContainer, cfg.State); err != nil {
+		return err
+	}
+	if err := enterRootfs(cfg); err != nil {
+		return err
+	}
+	if err := setupTerminal(sock, cfg.Process, true); err != nil {
+		return err
+	}
+	if err := finishRootfs(cfg); err != nil {
+		return err
+	}
+	if cfg.NewUTS {
+		if s.Hostname != "" {
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return fmt.Errorf("sethostname: %w", err)
+			}
+		}
+		if s.Domainname != "" {
+			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+				return fmt.Errorf("setdomainname: %w", err)
+			}
+		}
+	}
+	for k, v := range s.Linux.Sysctl {
+		if err := writeSysctl(k, v); err != nil {
+			return err
+		}
+	}
+	if s.Process.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("set oom_score_adj to %d: %w (the host refuses it)", *s.Process.OOMScoreAdj, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+/*
+ * nsenter runs before the Go runtime starts in `berth init`.
+ *
+ * Joining a user namespace (setns(2) with CLONE_NEWUSER) is refused to a
+ * multi-threaded process, and the Go runtime starts threads before main. So
+ * every namespace change that berth's init needs is done here, in a C
+ * constructor, while the process is still single-threaded:
+ *
+ *   1. join the namespaces listed in _BERTH_NSJOIN ("user=/proc/1/ns/user;net=...");
+ *      the user namespace first, so that the others are joined with the
+ *      capabilities it grants (see setns(2));
+ *   2. unshare(CLONE_NEWUSER) if asked, then tell the parent "R" and wait for
+ *      "G": meanwhile the parent writes our uid/gid maps and moves us into the
+ *      container's cgroup, so the namespaces made next belong to the new user
+ *      namespace and the cgroup namespace is rooted at the container's cgroup;
+ *   3. unshare(2) the remaining new namespaces;
+ *   4. fork(2): a new or joined PID namespace only applies to children, so the
+ *      child is the process that becomes the container (PID 1 in a new PID
+ *      namespace). The child returns into the Go runtime; this process reports
+ *      the child's PID to the parent ("P<pid>") and exits.
+ *
+ * Errors are reported as "E<message>" on the sync socket. Without
+ * _BERTH_SYNCFD in the environment the constructor does nothing, so the
+ * other modes of the binary are not affected.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static int syncfd = -1;
+
+static void bail(const char *fmt, ...)
+{
+	char msg[1024];
+	int n;
+	va_list ap;
+
+	msg[0] = 'E';
+	va_start(ap, fmt);
+	n = vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (n > (int)sizeof(msg) - 2)
+		n = sizeof(msg) - 2;
+	snprintf(msg + 1 + n, sizeof(msg) - 1 - n, ": %s", strerror(errno));
+	if (write(syncfd, msg, strlen(msg)) < 0) {
+		/* nothing more can be said */
+	}
+	_exit(1);
+}
+
+static int nstype(const char *name)
+{
+	if (!strcmp(name, "user"))
+		return CLONE_NEWUSER;
+	if (!strcmp(name, "mnt"))
+		return CLONE_NEWNS;
+	if (!strcmp(name, "pid"))
+		return CLONE_NEWPID;
+	if (!strcmp(name, "net"))
+		return CLONE_NEWNET;
+	if (!strcmp(name, "ipc"))
+		return CLONE_NEWIPC;
+	if (!strcmp(name, "uts"))
+		return CLONE_NEWUTS;
+	if (!strcmp(name, "cgroup"))
+		return CLONE_NEWCGROUP;
+	if (!strcmp(name, "time"))
+		return CLONE_NEWTIME;
+	return -1;
+}
+
+#define MAXNS 16
+
+static void join_namespaces(const char *spec)
+{
+	char *buf, *entry, *save = NULL;
+	int fds[MAXNS], types[MAXNS], n = 0, i, pass;
+
+	buf = strdup(spec);
+	if (!buf)
+		bail("nsenter: out of memory");
+	/* Open every path before joining anything: after joining the mount
+	 * namespace the host's paths are gone. */
+	for (entry = strtok_r(buf, ";", &save); entry; entry = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(entry, '=');
+		if (!eq || n == MAXNS) {
+			errno = EINVAL;
+			bail("nsenter: bad namespace entry %s", entry);
+		}
+		*eq = '\0';
+		types[n] = nstype(entry);
+		if (types[n] < 0) {
+			errno = EINVAL;
+			bail("nsenter: unknown namespace type %s", entry);
+		}
+		fds[n] = open(eq + 1, O_RDONLY | O_CLOEXEC);
+		if (fds[n] < 0)
+			bail("open %s namespace %s", entry, eq + 1);
+		n++;
+	}
+	/* The user namespace first, then the rest. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			int isuser = types[i] == CLONE_NEWUSER;
+			if ((pass == 0) != isuser)
+				continue;
+			if (setns(fds[i], types[i]) < 0)
+				bail("setns into namespace type %#x", types[i]);
+			close(fds[i]);
+		}
+	}
+	free(buf);
+}
+
+static void sync_wait(char want)
+{
+	char c;
+	ssize_t n;
+
+	do {
+		n = read(syncfd, &c, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1 || c != want) {
+		errno = EPROTO;
+		bail("nsenter: sync with parent failed");
+	}
+}
+
+__attribute__((constructor)) static void berth_nsenter(void)
+{
+	const char *fdenv, *join, *newenv;
+	unsigned long newflags = 0;
+	char msg[32];
+	pid_t child;
+
+	fdenv = getenv("_BERTH_SYNCFD");
+	if (!fdenv || !*fdenv)
+		return;
+	syncfd = atoi(fdenv);
+	join = getenv("_BERTH_NSJOIN");
+	newenv = getenv("_BERTH_NSNEW");
+	if (newenv)
+		newflags = strtoul(newenv, NULL, 10);
+
+	if (join && *join)
+		join_namespaces(join);
+
+	if (newflags & CLONE_NEWUSER) {
+		if (unshare(CLONE_NEWUSER) < 0)
+			bail("unshare user namespace");
+		/* The parent writes /proc/<pid>/uid_map: keep it writable. */
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			bail("prctl PR_SET_DUMPABLE");
+	}
+	if (write(syncfd, "R", 1) != 1)
+		bail("nsenter: write to parent");
+	sync_wait('G');
+	if (newflags & CLONE_NEWUSER) {
+		/* Become the namespace's root (the parent mapped it) so that the
+		 * namespaces made next are fully ours. */
+		if (setresgid(0, 0, 0) < 0)
+			bail("setresgid to the user namespace's root");
+		if (setresuid(0, 0, 0) < 0)
+			bail("setresuid to the user namespace's root");
+	}
+	newflags &= ~(unsigned long)CLONE_NEWUSER;
+	if (newflags && unshare((int)newflags) < 0)
+		bail("unshare namespaces %#lx", newflags);
+
+	child = fork();
+	if (child < 0)
+		bail("fork into the new namespaces");
+	if (child == 0) {
+		/* The container process: continue into the Go runtime. */
+		return;
+	}
+	snprintf(msg, sizeof(msg), "P%d", (int)child);
+	if (write(syncfd, msg, strlen(msg)) < 0)
+		_exit(1);
+	_exit(0);
+}

@@ -1,0 +1,188 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/berth-project/berth/internal/runtime/seccomp"
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+var rlimitNames = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// execProcess turns the calling thread into the container's program:
+// limits, working directory, identity, capabilities, no_new_privs,
+// seccomp, then execve(2). It only returns on failure.
+func execProcess(cfg *initConfig, p *specs.Process) error {
+	for _, r := range p.Rlimits {
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Prlimit(0, rlimitNames[r.Type], &lim, nil); err != nil {
+			var cur unix.Rlimit
+			unix.Prlimit(0, rlimitNames[r.Type], nil, &cur)
+			return fmt.Errorf("set %s to %d:%d: %w (the host's hard limit is %d)", r.Type, r.Soft, r.Hard, err, cur.Max)
+		}
+	}
+	if p.User.Umask != nil {
+		unix.Umask(int(*p.User.Umask))
+	}
+	env := p.Env
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+homeDir(int(p.User.UID)))
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("chdir to cwd (%q) set in config.json: %w", p.Cwd, err)
+	}
+	path, err := lookPath(p.Args[0], env)
+	if err != nil {
+		return err
+	}
+	caps, err := newCapabilities(p.Capabilities)
+	if err != nil {
+		return err
+	}
+	if err := caps.dropBounding(); err != nil {
+		return err
+	}
+	var sc *specs.LinuxSeccomp
+	if cfg.Spec.Linux != nil {
+		sc = cfg.Spec.Linux.Seccomp
+	}
+	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
+	// the process may be about to lose: load it now.
+	if sc != nil && !p.NoNewPrivileges {
+		if err := seccomp.Load(sc); err != nil {
+			return fmt.Errorf("load seccomp profile: %w", err)
+		}
+	}
+	if err := setIdentity(p.User); err != nil {
+		return err
+	}
+	if err := caps.apply(); err != nil {
+		return err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	if p.NoNewPrivileges && sc != nil {
+		if err := seccomp.Load(sc); err != nil {
+			return fmt.Errorf("load seccomp profile: %w", err)
+		}
+	}
+	if err := closeExtraFDs(3 + cfg.PreserveFDs); err != nil {
+		return err
+	}
+	err = unix.Exec(path, p.Args, env)
+	return fmt.Errorf("exec %s: %w", p.Args[0], err)
+}
+
+// setIdentity switches to the process's user. PR_SET_KEEPCAPS keeps the
+// permitted set across setuid(2) so the capabilities can still be applied
+// afterwards. The raw syscalls change only this thread, which is the one
+// that will call execve.
+func setIdentity(u specs.User) error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl keepcaps: %w", err)
+	}
+	groups := make([]int, 0, len(u.AdditionalGids))
+	for _, g := range u.AdditionalGids {
+		groups = append(groups, int(g))
+	}
+	if err := unix.Setgroups(groups); err != nil && !(len(groups) == 0 && errors.Is(err, unix.EPERM)) {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", u.UID, e)
+	}
+	return unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
+}
+
+// closeExtraFDs marks every descriptor from min up close-on-exec, so that
+// nothing the runtime opened reaches the container's program (the class of
+// CVE-2024-21626).
+func closeExtraFDs(min int) error {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list fds: %w", err)
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < min {
+			continue
+		}
+		unix.CloseOnExec(fd)
+	}
+	return nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func homeDir(uid int) string {
+	users, err := user.ParsePasswdFileFilter("/etc/passwd", func(u user.User) bool { return u.Uid == uid })
+	if err == nil && len(users) > 0 && users[0].Home != "" {
+		return users[0].Home
+	}
+	return "/"
+}
+
+// lookPath finds the program the way execvp(3) would, with the
+// container's PATH.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := executable(name); err != nil {
+			return "", fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return name, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func executable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return unix.EACCES
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// LoadSpec reads and validates <bundle>/config.json.
+func LoadSpec(bundle string) (*specs.Spec, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(bundle); serr != nil {
+			return nil, fmt.Errorf("bundle %s does not exist: %w", bundle, errdefs.ErrNotFound)
+		}
+		return nil, fmt.Errorf("bundle %s has no config.json: %w", bundle, errdefs.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s specs.Spec
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("parse %s: %v: %w", filepath.Join(bundle, "config.json"), err, errdefs.ErrInvalidArgument)
+	}
+	if err := ValidateSpec(&s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// ValidateSpec checks the parts of a spec the runtime depends on.
+func ValidateSpec(s *specs.Spec) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("invalid config.json: "+format+": %w", append(a, errdefs.ErrInvalidArgument)...)
+	}
+	if s.Root == nil || s.Root.Path == "" {
+		return bad("root.path is required")
+	}
+	if s.Process == nil {
+		return bad("process is required")
+	}
+	if err := validateProcess(s.Process); err != nil {
+		return bad("%v", err)
+	}
+	if s.Linux == nil {
+		return bad("linux section is required")
+	}
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range s.Linux.Namespaces {
+		if _, ok := nsFlags[ns.Type]; !ok {
+			return bad("unknown namespace type %q", ns.Type)
+		}
+		if seen[ns.Type] {
+			return bad("namespace %q listed twice", ns.Type)
+		}
+		seen[ns.Type] = true
+	}
+	for _, m := range s.Mounts {
+		if !filepath.IsAbs(m.Destination) {
+			return bad("mount destination %q is not absolute", m.Destination)
+		}
+	}
+	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
+		return bad("uid/gid mappings require a user namespace")
+	}
+	if seen[specs.UserNamespace] && hasNewNS(s, specs.UserNamespace) && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
+		return bad("a new user namespace needs uidMappings and gidMappings")
+	}
+	if s.Hostname != "" && !hasNewNS(s, specs.UTSNamespace) {
+		return bad("hostname requires a new uts namespace")
+	}
+	return nil
+}
+
+func validateProcess(p *specs.Process) error {
+	if len(p.Args) == 0 && p.CommandLine == "" {
+		return errors.New("process.args must not be empty")
+	}
+	if p.Cwd == "" || !filepath.IsAbs(p.Cwd) {
+		return fmt.Errorf("process.cwd %q must be an absolute path", p.Cwd)
+	}
+	for _, r := range p.Rlimits {
+		if _, ok := rlimitNames[r.Type]; !ok {
+			return fmt.Errorf("unknown rlimit %q", r.Type)
+		}
+	}
+	return nil
+}
+
+func hasNewNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}

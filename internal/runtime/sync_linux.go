@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The runtime and `berth init` talk over a SOCK_SEQPACKET socket pair: every
+// write is one message. The C constructor sends the single-letter messages
+// "R", "P<pid>" and "E<error>"; after that both sides exchange JSON messages.
+const (
+	msgConfig    = "config"     // runtime → init: initConfig
+	msgHooks     = "hooks"      // init → runtime: run prestart and createRuntime hooks now
+	msgHooksDone = "hooks-done" // runtime → init
+	msgPty       = "pty"        // init → runtime, carries the pty master as SCM_RIGHTS
+	msgReady     = "ready"      // init → runtime: created, waiting for start
+	msgError     = "error"      // either way
+)
+
+type message struct {
+	Type   string      `json:"type"`
+	Error  string      `json:"error,omitempty"`
+	Config *initConfig `json:"config,omitempty"`
+}
+
+// initConfig is everything `berth init` needs to build the container or to
+// run a process in it.
+type initConfig struct {
+	Exec      bool          `json:"exec,omitempty"` // run Process in an existing container
+	ID        string        `json:"id"`
+	Bundle    string        `json:"bundle"`
+	Rootfs    string        `json:"rootfs"`
+	Spec      *specs.Spec   `json:"spec"`
+	Process   *specs.Process `json:"process"`
+	NoPivot   bool          `json:"noPivot,omitempty"`
+	State     []byte        `json:"state,omitempty"` // hook input for createContainer/startContainer
+	PreserveFDs int         `json:"preserveFds,omitempty"`
+	NewUTS    bool          `json:"newUTS,omitempty"`
+}
+
+type syncSocket struct{ f *os.File }
+
+func newSocketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// readRaw reads one message; io.EOF-like empty reads give ("", nil, nil) with ok false.
+func (s syncSocket) readRaw() ([]byte, []int, bool, error) {
+	buf := make([]byte, 1<<20)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(s.f.Fd()), buf, oob, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, nil, false, err
+		}
+		var fds []int
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err == nil {
+				for _, m := range msgs {
+					if got, err := unix.ParseUnixRights(&m); err == nil {
+						fds = append(fds, got...)
+					}
+				}
+			}
+		}
+		if n == 0 && len(fds) == 0 {
+			return nil, nil, false, nil
+		}
+		return buf[:n], fds, true, nil
+	}
+}
+
+// readPid reads the constructor's "P<pid>" (or its error).
+func (s syncSocket) readLetter(want byte) (string, error) {
+	b, _, ok, err := s.readRaw()
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", errors.New("init exited before it reported")
+	}
+	switch {
+	case b[0] == 'E':
+		return "", errors.New(string(b[1:]))
+	case b[0] != want:
+		return "", fmt.Errorf("unexpected message %q from init", b)
+	}
+	return string(b[1:]), nil
+}
+
+func (s syncSocket) readPid() (int, error) {
+	p, err := s.readLetter('P')
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
+}
+
+func (s syncSocket) send(m message, fds ...int) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(int(s.f.Fd()), data, oob, nil, 0)
+}
+
+// recv reads one JSON message. ok is false at end of stream.
+func (s syncSocket) recv() (m message, fds []int, ok bool, err error) {
+	b, fds, ok, err := s.readRaw()
+	if err != nil || !ok {
+		return m, fds, ok, err
+	}
+	if b[0] == 'E' {
+		return message{Type: msgError, Error: string(b[1:])}, fds, true, nil
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fds, true, fmt.Errorf("bad message from peer: %w", err)
+	}
+	return m, fds, true, nil
+}
