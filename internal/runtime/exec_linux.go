@@ -80,4 +80,3 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	}
 	return pid, nil
 }
-

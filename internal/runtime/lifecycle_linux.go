@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/runtime/cgroup"
-	"github.com/opencontainers/cgroups"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )

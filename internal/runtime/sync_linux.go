@@ -32,16 +32,16 @@ type message struct {
 // initConfig is everything `berth init` needs to build the container or to
 // run a process in it.
 type initConfig struct {
-	Exec      bool          `json:"exec,omitempty"` // run Process in an existing container
-	ID        string        `json:"id"`
-	Bundle    string        `json:"bundle"`
-	Rootfs    string        `json:"rootfs"`
-	Spec      *specs.Spec   `json:"spec"`
-	Process   *specs.Process `json:"process"`
-	NoPivot   bool          `json:"noPivot,omitempty"`
-	State     []byte        `json:"state,omitempty"` // hook input for createContainer/startContainer
-	PreserveFDs int         `json:"preserveFds,omitempty"`
-	NewUTS    bool          `json:"newUTS,omitempty"`
+	Exec        bool           `json:"exec,omitempty"` // run Process in an existing container
+	ID          string         `json:"id"`
+	Bundle      string         `json:"bundle"`
+	Rootfs      string         `json:"rootfs"`
+	Spec        *specs.Spec    `json:"spec"`
+	Process     *specs.Process `json:"process"`
+	NoPivot     bool           `json:"noPivot,omitempty"`
+	State       []byte         `json:"state,omitempty"` // hook input for createContainer/startContainer
+	PreserveFDs int            `json:"preserveFds,omitempty"`
+	NewUTS      bool           `json:"newUTS,omitempty"`
 }
 
 type syncSocket struct{ f *os.File }

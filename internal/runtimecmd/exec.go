@@ -17,11 +17,11 @@ import (
 func execCmd(g *globals) *cobra.Command {
 	var (
 		processPath, consoleSocket, pidFile, cwd, userSpec string
-		env, caps, gids                                   []string
-		tty, detach, noNewPrivs                           bool
-		preserveFDs                                       int
-		ignoredS                                          string
-		ignoredB                                          bool
+		env, caps, gids                                    []string
+		tty, detach, noNewPrivs                            bool
+		preserveFDs                                        int
+		ignoredS                                           string
+		ignoredB                                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [flags] <container-id> <command> [command options]  ||  -p process.json <container-id>",
