@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright The berth authors
+
+GO ?= go
+
+.PHONY: build test bench demo dropin clean
+
+# berth is one binary; invoked as berth-runc it is a runc drop-in.
+build:
+	$(GO) build -o bin/berth ./cmd/berth
+	ln -sfn berth bin/berth-runc
+
+# Tests run as root for real: containers, cgroups, mounts and links.
+test: build
+	$(GO) test -count=1 -timeout 15m ./...
+
+# berth's runtime against Debian's runc (see test/bench/runtime).
+bench: build
+	$(GO) run ./test/bench/runtime
+
+# Runs a busybox container with berth's runtime; installs busybox-static
+# if it is missing.
+demo: build
+	$(GO) run ./hack/demo
+
+# berth-runc as the runtime of a private Docker daemon (test/dropin).
+dropin: build
+	bash test/dropin/docker.sh
+
+clean:
+	rm -rf bin
