@@ -53,6 +53,9 @@ command -v "$DOCKER" >/dev/null || DOCKER=/usr/bin/docker
 tmp=$(mktemp -d /tmp/berth-dropin.XXXXXX)
 export DOCKER_HOST=unix://$tmp/docker.sock DOCKER_CONFIG=$tmp/cli
 [ -d /run/containerd ] && had_run_containerd=1 || had_run_containerd=0
+# dockerd 20.10 writes its trust key to /etc/docker/key.json whatever its
+# other paths are; remove it afterwards unless it was there before.
+[ -e /etc/docker/key.json ] && had_key=1 || had_key=0
 
 # kill_pid PIDFILE: stop the process named in PIDFILE, TERM then KILL.
 kill_pid() {
@@ -114,6 +117,7 @@ cleanup() {
 		rm -rf --one-file-system "$tmp"
 	fi
 	[ "$had_run_containerd" = 0 ] && find /run/containerd -depth -type d -empty -delete 2>/dev/null
+	[ "$had_key" = 0 ] && rm -f /etc/docker/key.json
 	exit "$rc"
 }
 trap cleanup EXIT
