@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/berth-project/berth/internal/runtime/cgroup"
@@ -59,6 +60,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	bundle, err := filepath.Abs(opts.Bundle)
 	if err != nil {
 		return nil, err
@@ -84,9 +86,9 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
 	}
-	cg, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, spec.Linux.Resources)
+	cg, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, withDefaultDevices(spec.Linux.Resources))
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
+		return nil, err
 	}
 
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
@@ -100,10 +102,12 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		return nil, err
 	}
 	var initPid int
+	cgWait := func() error { return nil }
 	defer func() {
 		if retErr == nil {
 			return
 		}
+		cgWait()
 		if initPid > 0 {
 			unix.Kill(initPid, unix.SIGKILL)
 			waitGone(initPid, time.Second)
@@ -136,18 +140,34 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
+	// The cgroup is made while init starts up; init waits for it in the
+	// handshake before it forks the container's process.
+	cgDone := make(chan error, 1)
+	go func() { cgDone <- cg.Create() }()
+	cgWait = sync.OnceValue(func() error {
+		err := <-cgDone
+		r.Log.Debug("create: cgroup ready", "id", opts.ID, "elapsed", time.Since(t0))
+		return err
+	})
+	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
 	pid, err := r.handshake(sock, cmd, func(pid int) error {
+		r.Log.Debug("create: init ready to fork", "id", opts.ID, "elapsed", time.Since(t0))
+		defer func() { r.Log.Debug("create: cgroup joined", "id", opts.ID, "elapsed", time.Since(t0)) }()
+		if err := cgWait(); err != nil {
+			return err
+		}
 		if newFlags&unix.CLONE_NEWUSER != 0 {
 			if err := writeIDMaps(pid, spec); err != nil {
 				return err
 			}
 		}
-		return cg.Apply(pid)
+		return cg.AddPid(pid)
 	})
 	if err != nil {
 		return nil, err
 	}
 	initPid = pid
+	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
 	_, startTime, err := procStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init exited early: %w", err)
@@ -181,6 +201,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return nil, err
 	}
+	r.Log.Debug("create: init ready", "id", opts.ID, "elapsed", time.Since(t0))
 	// Save the state before the pid file: whoever watches the pid file may
 	// ask for the state as soon as it appears.
 	if err := r.saveState(st); err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -54,9 +55,14 @@ func overlayExe() (*os.File, error) {
 	}
 	defer unix.Close(ctx)
 	// Two lower layers and no upper layer make a read-only overlay. The
-	// second layer is the root directory, whose files never shadow the
-	// binary's name because the binary's own directory is on top.
-	for _, dir := range []string{filepath.Dir(exe), "/"} {
+	// second layer is an empty tmpfs that is itself never attached
+	// anywhere; it must not overlap the first, so "/" would not do.
+	empty, err := detachedTmpfs()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(empty)
+	for _, dir := range []string{filepath.Dir(exe), "/proc/self/fd/" + strconv.Itoa(empty)} {
 		if err := unix.FsconfigSetString(ctx, "lowerdir+", dir); err != nil {
 			return nil, fmt.Errorf("fsconfig lowerdir+ %s: %w", dir, err)
 		}
@@ -74,6 +80,22 @@ func overlayExe() (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "berth-sealed"), nil
+}
+
+func detachedTmpfs() (int, error) {
+	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen tmpfs: %w", err)
+	}
+	defer unix.Close(ctx)
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return -1, fmt.Errorf("fsconfig create tmpfs: %w", err)
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount tmpfs: %w", err)
+	}
+	return mnt, nil
 }
 
 func memfdExe() (*os.File, error) {

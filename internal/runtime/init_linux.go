@@ -109,9 +109,6 @@ func buildContainer(sock syncSocket, cfg *initConfig) error {
 	if err := setupTerminal(sock, cfg.Process, true); err != nil {
 		return err
 	}
-	if err := finishRootfs(cfg); err != nil {
-		return err
-	}
 	if cfg.NewUTS {
 		if s.Hostname != "" {
 			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
@@ -128,6 +125,10 @@ func buildContainer(sock syncSocket, cfg *initConfig) error {
 		if err := writeSysctl(k, v); err != nil {
 			return err
 		}
+	}
+	// Sysctls go in before finishRootfs makes /proc/sys read-only.
+	if err := finishRootfs(cfg); err != nil {
+		return err
 	}
 	if s.Process.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {

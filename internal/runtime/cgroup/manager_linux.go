@@ -83,6 +83,13 @@ func (m *Manager) Apply(pid int) error {
 	return nil
 }
 
+// Create creates the cgroup and sets the limits given to New without moving
+// any process in; AddPid then joins processes. The runtime calls it while
+// the container's init is still starting, so the two overlap.
+func (m *Manager) Create() error {
+	return m.Apply(-1)
+}
+
 // AddPid moves pid into the existing cgroup, for a process exec'd into a
 // running container.
 func (m *Manager) AddPid(pid int) error {
