@@ -53,13 +53,21 @@ func Compile(cfg *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 	}
 
 	retDefault := bpf.RetConstant{Val: def}
+	// System calls of other ABIs (i386 through int 0x80, x32) are not
+	// described by the rules. A profile that denies by default denies them
+	// too; one that allows by default (a deny-list) must not let them
+	// through, or its list could be bypassed: they fail with ENOSYS.
+	retForeign := retDefault
+	if act := def & unix.SECCOMP_RET_ACTION_FULL; act == unix.SECCOMP_RET_ALLOW || act == unix.SECCOMP_RET_LOG {
+		retForeign = bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)}
+	}
 	prog := []bpf.Instruction{
 		bpf.LoadAbsolute{Off: offArch, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AUDIT_ARCH_X86_64, SkipTrue: 1},
-		retDefault,
+		retForeign,
 		bpf.LoadAbsolute{Off: offNr, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: x32Bit, SkipFalse: 1},
-		retDefault,
+		retForeign,
 	}
 	// Every block ends in a return, so the accumulator still holds nr
 	// whenever control reaches the next block's header.

@@ -91,6 +91,21 @@ func TestCompileArch(t *testing.T) {
 	}
 }
 
+// A deny-list (default allow) must not be bypassed through another ABI:
+// foreign system calls fail with ENOSYS instead of being allowed.
+func TestCompileArchDenyList(t *testing.T) {
+	mkdir, _ := syscallNumber("mkdir")
+	for _, def := range []specs.LinuxSeccompAction{specs.ActAllow, specs.ActLog} {
+		f := compileVM(t, &specs.LinuxSeccomp{
+			DefaultAction: def,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}},
+		})
+		assert.Equal(t, f.run(seccompData(mkdir, unix.AUDIT_ARCH_X86_64)), retErrno(uint32(unix.EPERM)))
+		assert.Equal(t, f.run(seccompData(39, unix.AUDIT_ARCH_I386)), retErrno(uint32(unix.ENOSYS)), def)
+		assert.Equal(t, f.run(seccompData(x32Bit|mkdir, unix.AUDIT_ARCH_X86_64)), retErrno(uint32(unix.ENOSYS)), def)
+	}
+}
+
 func TestCompileRules(t *testing.T) {
 	cfg := &specs.LinuxSeccomp{
 		DefaultAction: specs.ActKillProcess,

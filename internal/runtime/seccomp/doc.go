@@ -24,10 +24,10 @@
 //
 //	    ld  arch
 //	    jeq AUDIT_ARCH_X86_64 ? next : fallthrough
-//	    ret default                    // i386 and any foreign arch
+//	    ret foreign                    // i386 and any foreign arch
 //	    ld  nr
 //	    jset 0x40000000 ? fallthrough : next
-//	    ret default                    // x32 system call numbers
+//	    ret foreign                    // x32 system call numbers
 //	    jeq N1 ? fallthrough : block2  // one block per system call
 //	    <rules for N1, each: conditions, ret action; then ret default>
 //	block2:
@@ -47,14 +47,12 @@
 // # Semantics and simplifications
 //
 //   - Only native x86_64 system calls are filtered. A call made through
-//     the i386 (int 0x80) or x32 ABI gets the default action, whatever the
-//     configuration's architectures field says. Docker's default profile
-//     lists x86 and x32 as well, so containers that run 32-bit binaries
-//     behave differently than under runc; berth accepts that to keep a
-//     single system call table. For an allow list (a denying default
-//     action) this only refuses more. For a deny list (default SCMP_ACT_ALLOW
-//     or SCMP_ACT_LOG) it means i386 and x32 calls are not filtered at
-//     all: a process that can use int 0x80 bypasses the list.
+//     the i386 (int 0x80) or x32 ABI gets "foreign": the default action
+//     when that denies, and ERRNO(ENOSYS) when the default allows (a deny
+//     list), so that a list cannot be bypassed through another ABI.
+//     Docker's default profile lists x86 and x32 as well, so containers
+//     that run 32-bit binaries behave differently than under runc; berth
+//     accepts that to keep a single system call table.
 //   - System call names unknown on x86_64 are skipped silently, as runc and
 //     libseccomp do for names the architecture lacks; an empty name is an
 //     error.
