@@ -101,10 +101,10 @@ func v1Key(vfsOptions string) string {
 	return strings.Join(keep, ",")
 }
 
-// ownCgroups reads /proc/self/cgroup: hierarchy key → path. The v2 entry
+// ownCgroups reads /proc/thread-self/cgroup (this thread's cgroup namespace): hierarchy key → path. The v2 entry
 // has the empty key.
 func ownCgroups() (map[string]string, error) {
-	f, err := os.Open("/proc/self/cgroup")
+	f, err := os.Open("/proc/thread-self/cgroup")
 	if err != nil {
 		return nil, err
 	}

@@ -150,24 +150,25 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		return err
 	})
 	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
-	pid, err := r.handshake(sock, cmd, func(pid int) error {
-		r.Log.Debug("create: init ready to fork", "id", opts.ID, "elapsed", time.Since(t0))
-		defer func() { r.Log.Debug("create: cgroup joined", "id", opts.ID, "elapsed", time.Since(t0)) }()
-		if err := cgWait(); err != nil {
-			return err
-		}
-		if newFlags&unix.CLONE_NEWUSER != 0 {
-			if err := writeIDMaps(pid, spec); err != nil {
-				return err
-			}
-		}
-		return cg.AddPid(pid)
-	})
+	var maps func(int) error
+	if newFlags&unix.CLONE_NEWUSER != 0 {
+		maps = func(pid int) error { return writeIDMaps(pid, spec) }
+	}
+	pid, err := r.handshake(sock, cmd, maps)
 	if err != nil {
 		return nil, err
 	}
-	initPid = pid
 	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
+	if err := cgWait(); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return nil, err
+	}
+	if err := cg.AddPid(pid); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return nil, err
+	}
+	r.Log.Debug("create: cgroup joined", "id", opts.ID, "elapsed", time.Since(t0))
+	initPid = pid
 	_, startTime, err := procStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init exited early: %w", err)
@@ -197,6 +198,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		State:       hookState(st, Creating),
 		PreserveFDs: opts.PreserveFDs,
 		NewUTS:      newFlags&unix.CLONE_NEWUTS != 0,
+		NewCgroupNS: newFlags&unix.CLONE_NEWCGROUP != 0,
 	}
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return nil, err
@@ -254,23 +256,25 @@ func orStd(f, def *os.File) *os.File {
 	return def
 }
 
-// handshake drives nsenter.c: on "R" it lets prepare write the id maps and
-// place the process in its cgroup, answers "G", then reads the PID of the
-// process that becomes the container and reaps the intermediate one.
-func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, prepare func(pid int) error) (int, error) {
+// handshake drives nsenter.c. For a new user namespace it answers "R" with
+// "G" once writeMaps has written the id maps. It then reads the PID of the
+// process that becomes the container and reaps the intermediate process.
+func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, writeMaps func(pid int) error) (int, error) {
 	fail := func(err error) (int, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return 0, err
 	}
-	if _, err := sock.readLetter('R'); err != nil {
-		return fail(err)
-	}
-	if err := prepare(cmd.Process.Pid); err != nil {
-		return fail(err)
-	}
-	if err := unix.Sendmsg(int(sock.f.Fd()), []byte("G"), nil, nil, 0); err != nil {
-		return fail(err)
+	if writeMaps != nil {
+		if _, err := sock.readLetter('R'); err != nil {
+			return fail(err)
+		}
+		if err := writeMaps(cmd.Process.Pid); err != nil {
+			return fail(err)
+		}
+		if err := unix.Sendmsg(int(sock.f.Fd()), []byte("G"), nil, nil, 0); err != nil {
+			return fail(err)
+		}
 	}
 	pid, err := sock.readPid()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ExecOpts are the options of `exec`.
@@ -58,8 +59,12 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("start exec: %w", err)
 	}
-	pid, err := r.handshake(sock, cmd, cg.AddPid)
+	pid, err := r.handshake(sock, cmd, nil)
 	if err != nil {
+		return 0, err
+	}
+	if err := cg.AddPid(pid); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
 		return 0, err
 	}
 	cfg := &initConfig{

@@ -50,6 +50,13 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 		return errors.New("init: no configuration received")
 	}
 	cfg := m.Config
+	if cfg.NewCgroupNS {
+		// Per-thread, like every namespace: this locked thread is the one
+		// that mounts the cgroup filesystem and executes the program.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
 	if cfg.Exec {
 		if err := setupTerminal(sock, cfg.Process, false); err != nil {
 			return err

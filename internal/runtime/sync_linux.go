@@ -42,6 +42,9 @@ type initConfig struct {
 	State       []byte         `json:"state,omitempty"` // hook input for createContainer/startContainer
 	PreserveFDs int            `json:"preserveFds,omitempty"`
 	NewUTS      bool           `json:"newUTS,omitempty"`
+	// NewCgroupNS asks init to unshare its cgroup namespace: it is in the
+	// container's cgroup by the time it reads this configuration.
+	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
 }
 
 type syncSocket struct{ f *os.File }

@@ -10,14 +10,16 @@
  *      the user namespace first, so that the others are joined with the
  *      capabilities it grants (see setns(2));
  *   2. unshare(CLONE_NEWUSER) if asked, then tell the parent "R" and wait for
- *      "G": meanwhile the parent writes our uid/gid maps and moves us into the
- *      container's cgroup, so the namespaces made next belong to the new user
- *      namespace and the cgroup namespace is rooted at the container's cgroup;
- *   3. unshare(2) the remaining new namespaces;
+ *      "G": meanwhile the parent writes our uid/gid maps, so that we can
+ *      become the namespace's root and the namespaces made next belong to it;
+ *   3. unshare(2) the remaining new namespaces, except the cgroup namespace:
+ *      the container's process makes that itself once the parent has moved
+ *      it into the container's cgroup, so that the cgroup is its root;
  *   4. fork(2): a new or joined PID namespace only applies to children, so the
  *      child is the process that becomes the container (PID 1 in a new PID
  *      namespace). The child returns into the Go runtime; this process reports
- *      the child's PID to the parent ("P<pid>") and exits.
+ *      the child's PID to the parent ("P<pid>") and exits. The parent moves the
+ *      child into its cgroup while the child's Go runtime starts.
  *
  * Errors are reported as "E<message>" on the sync socket. Without
  * _BERTH_SYNCFD in the environment the constructor does nothing, so the
@@ -166,11 +168,9 @@ __attribute__((constructor)) static void berth_nsenter(void)
 		/* The parent writes /proc/<pid>/uid_map: keep it writable. */
 		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 			bail("prctl PR_SET_DUMPABLE");
-	}
-	if (write(syncfd, "R", 1) != 1)
-		bail("nsenter: write to parent");
-	sync_wait('G');
-	if (newflags & CLONE_NEWUSER) {
+		if (write(syncfd, "R", 1) != 1)
+			bail("nsenter: write to parent");
+		sync_wait('G');
 		/* Become the namespace's root (the parent mapped it) so that the
 		 * namespaces made next are fully ours. */
 		if (setresgid(0, 0, 0) < 0)
@@ -178,7 +178,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 		if (setresuid(0, 0, 0) < 0)
 			bail("setresuid to the user namespace's root");
 	}
-	newflags &= ~(unsigned long)CLONE_NEWUSER;
+	newflags &= ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP);
 	if (newflags && unshare((int)newflags) < 0)
 		bail("unshare namespaces %#lx", newflags);
 
