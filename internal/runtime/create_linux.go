@@ -186,7 +186,8 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		Version:     stateVersion,
 		StartTime:   startTime,
 		CgroupPaths: cg.Paths(),
-		Spec:        spec,
+		Hooks:       spec.Hooks,
+		spec:        spec,
 	}
 	cfg := &initConfig{
 		ID:          opts.ID,
@@ -206,6 +207,9 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	r.Log.Debug("create: init ready", "id", opts.ID, "elapsed", time.Since(t0))
 	// Save the state before the pid file: whoever watches the pid file may
 	// ask for the state as soon as it appears.
+	if err := r.saveSpec(opts.ID, spec); err != nil {
+		return nil, err
+	}
 	if err := r.saveState(st); err != nil {
 		return nil, err
 	}

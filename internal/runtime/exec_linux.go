@@ -43,6 +43,10 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	spec, err := r.Spec(st)
+	if err != nil {
+		return 0, err
+	}
 	parent, child, err := newSocketPair()
 	if err != nil {
 		return 0, err
@@ -71,7 +75,7 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 		Exec:        true,
 		ID:          id,
 		Bundle:      st.Bundle,
-		Spec:        st.Spec,
+		Spec:        spec,
 		Process:     p,
 		PreserveFDs: opts.PreserveFDs,
 	}

@@ -18,11 +18,7 @@ import (
 )
 
 func (st *State) cgroup() (*cgroup.Manager, error) {
-	var res *specs.LinuxResources
-	if st.Spec != nil && st.Spec.Linux != nil {
-		res = st.Spec.Linux.Resources
-	}
-	return cgroup.Load(st.CgroupPaths, res)
+	return cgroup.Load(st.CgroupPaths, nil)
 }
 
 // Start runs the user's program in a created container.
@@ -51,7 +47,7 @@ func (r *Runtime) Start(id string) error {
 		}
 		return errors.New(string(msg))
 	}
-	if err := runHooks("poststart", hooksOf(st.Spec).Poststart, hookState(st, Running)); err != nil {
+	if err := runHooks("poststart", hooksOf(&specs.Spec{Hooks: st.Hooks}).Poststart, hookState(st, Running)); err != nil {
 		r.Log.Warn("poststart hook failed", "id", id, "err", err)
 		return err
 	}
@@ -128,7 +124,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err := os.RemoveAll(r.dir(id)); err != nil {
 		return err
 	}
-	if err := runHooks("poststop", hooksOf(st.Spec).Poststop, hookState(st, Stopped)); err != nil {
+	if err := runHooks("poststop", hooksOf(&specs.Spec{Hooks: st.Hooks}).Poststop, hookState(st, Stopped)); err != nil {
 		r.Log.Warn("poststop hook failed", "id", id, "err", err)
 	}
 	return nil
@@ -226,8 +222,12 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	if err := cg.Set(res); err != nil {
 		return fmt.Errorf("update container %s: %w", id, err)
 	}
-	st.Spec.Linux.Resources = res
-	return r.saveState(st)
+	spec, err := r.Spec(st)
+	if err != nil {
+		return err
+	}
+	spec.Linux.Resources = res
+	return r.saveSpec(id, spec)
 }
 
 // Stats reads the container's cgroup statistics.

@@ -43,7 +43,37 @@ type State struct {
 	Version     int               `json:"berthStateVersion"`
 	StartTime   uint64            `json:"initStartTime"`
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
-	Spec        *specs.Spec       `json:"spec"`
+	// Hooks are kept here, the rest of the spec in config.json beside this
+	// file: most commands need only the state, and decoding a whole spec
+	// costs more than the rest of `state` put together.
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
+
+	spec *specs.Spec
+}
+
+// Spec returns the container's configuration, read on first use.
+func (r *Runtime) Spec(st *State) (*specs.Spec, error) {
+	if st.spec != nil {
+		return st.spec, nil
+	}
+	data, err := os.ReadFile(filepath.Join(r.dir(st.ID), "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", st.ID, err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt config.json: %w", st.ID, err)
+	}
+	st.spec = &s
+	return st.spec, nil
+}
+
+func (r *Runtime) saveSpec(id string, s *specs.Spec) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return atomicWrite(filepath.Join(r.dir(id), "config.json"), data)
 }
 
 // ValidateID checks a container ID the way runc does: letters, digits and
@@ -71,8 +101,13 @@ func (r *Runtime) saveState(st *State) error {
 	if err != nil {
 		return err
 	}
-	dir := r.dir(st.ID)
-	tmp, err := os.CreateTemp(dir, ".state-")
+	return atomicWrite(filepath.Join(r.dir(st.ID), "state.json"), data)
+}
+
+// atomicWrite writes a file through a temporary file in the same directory
+// and a rename, so a reader (or a crash) never sees half of it.
+func atomicWrite(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
 	if err != nil {
 		return err
 	}
@@ -84,7 +119,7 @@ func (r *Runtime) saveState(st *State) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, "state.json"))
+	return os.Rename(tmp.Name(), path)
 }
 
 // Load reads a container's state and fills in its current status.

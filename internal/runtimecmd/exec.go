@@ -49,7 +49,11 @@ func execCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("exec: no command given")
 				}
 				// As in runc, the container's own process is the template.
-				base := *st.Spec.Process
+				spec, err := rt.Spec(st)
+				if err != nil {
+					return err
+				}
+				base := *spec.Process
 				p = &base
 				p.Args = args[1:]
 				p.Terminal = tty

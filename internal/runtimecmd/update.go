@@ -25,7 +25,11 @@ func updateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res := st.Spec.Linux.Resources
+			spec, err := rt.Spec(st)
+			if err != nil {
+				return err
+			}
+			res := spec.Linux.Resources
 			if res == nil {
 				res = &specs.LinuxResources{}
 			}
