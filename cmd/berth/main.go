@@ -4,6 +4,7 @@
 //
 //	berth runtime ...   the runc-compatible OCI runtime (also as "berth-runc")
 //	berth init          a container's first process (started by the runtime)
+//
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
 package main
