@@ -3,28 +3,32 @@
 
 GO ?= go
 
-.PHONY: build test bench demo dropin clean
+.PHONY: deps build test bench demo dropin clean
 
 # berth is one binary; invoked as berth-runc it is a runc drop-in.
 # A static binary starts faster (no dynamic loader) and runs anywhere; cgo
 # stays on for the nsenter constructor.
 BUILDFLAGS = -trimpath -tags netgo,osusergo -ldflags '-s -w -extldflags -static'
 
+# Debian packages the build and tests need (installed only when missing).
+deps:
+	bash hack/deps.sh
+
 build:
 	CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -o bin/berth ./cmd/berth
 	ln -sfn berth bin/berth-runc
 
 # Tests run as root for real: containers, cgroups, mounts and links.
-test: build
+test: deps build
 	$(GO) test -count=1 -timeout 15m ./...
 
 # berth's runtime against Debian's runc (see test/bench/runtime).
-bench: build
+bench: deps build
 	$(GO) run ./test/bench/runtime
 
 # Runs a busybox container with berth's runtime; installs busybox-static
 # if it is missing.
-demo: build
+demo: deps build
 	$(GO) run ./hack/demo
 
 # berth-runc as the runtime of a private Docker daemon (test/dropin).

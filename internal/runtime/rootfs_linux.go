@@ -166,8 +166,20 @@ func remount(dest string, flags uintptr) error {
 // the unmount does not propagate to the host. Where pivot_root is
 // impossible (--no-pivot, e.g. a rootfs on ramfs), the rootfs is moved onto
 // "/" and chroot'ed into, which is weaker: the old root stays reachable to
-// a process that can escape a chroot.
+// a process that can escape a chroot. It is also the fallback when
+// pivot_root fails with EINVAL.
 func enterRootfs(cfg *initConfig) error {
+	err := pivotRoot(cfg)
+	if errors.Is(err, unix.EINVAL) && !cfg.NoPivot {
+		// pivot_root refuses when the current root is not a mount point,
+		// as on an initramfs (rootfs) host: fall back to chroot.
+		cfg.NoPivot = true
+		err = pivotRoot(cfg)
+	}
+	return err
+}
+
+func pivotRoot(cfg *initConfig) error {
 	if cfg.NoPivot {
 		if err := unix.Chdir(cfg.Rootfs); err != nil {
 			return err
