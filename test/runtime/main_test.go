@@ -4,11 +4,13 @@
 package runtime_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,4 +179,146 @@ func (r *rt) waitStatus(id, want string) {
 		reap()
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// started runs bundle detached with `run -d`, waits until it runs and
+// returns its ID.
+func (r *rt) started(bundle string) string {
+	r.t.Helper()
+	id := containerID(r.t)
+	r.ok("run", "-d", "--bundle", bundle, id)
+	r.waitStatus(id, "running")
+	return id
+}
+
+// exec runs `exec <id> args...` and returns its result.
+func (r *rt) exec(id string, args ...string) result {
+	r.t.Helper()
+	return r.cmd("", append([]string{"exec", id}, args...)...)
+}
+
+// readSpec reads a bundle's config.json.
+func readSpec(t *testing.T, bundle string) *specs.Spec {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	assert.NilError(t, err)
+	var s specs.Spec
+	assert.NilError(t, json.Unmarshal(data, &s))
+	return &s
+}
+
+// writeSpec replaces a bundle's config.json.
+func writeSpec(t *testing.T, bundle string, s *specs.Spec) {
+	t.Helper()
+	data, err := json.MarshalIndent(s, "", "\t")
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644))
+}
+
+// cgroupDir is the host directory of a bundle's cgroup in one v1
+// hierarchy (this host is a cgroup v1 hybrid).
+func cgroupDir(t *testing.T, bundle, controller string) string {
+	t.Helper()
+	return filepath.Join("/sys/fs/cgroup", controller, readSpec(t, bundle).Linux.CgroupsPath)
+}
+
+// hostMounts returns the lines of the host's mount table.
+func hostMounts(t *testing.T) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	assert.NilError(t, err)
+	m := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		m[l] = true
+	}
+	return m
+}
+
+// assertNoLeftovers checks that container id left no state directory, no
+// cgroup directory under cgroupsPath in any hierarchy, and no mount that
+// was not in mountsBefore.
+func (r *rt) assertNoLeftovers(id, cgroupsPath string, mountsBefore map[string]bool) {
+	r.t.Helper()
+	if id != "" {
+		_, err := os.Lstat(filepath.Join(r.root, id))
+		assert.Check(r.t, os.IsNotExist(err), "state directory of %s left behind (err %v)", id, err)
+	}
+	if cgroupsPath != "" {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupsPath)
+		assert.Check(r.t, len(dirs) == 0, "cgroup directories left behind: %v", dirs)
+	}
+	for l := range hostMounts(r.t) {
+		assert.Check(r.t, mountsBefore[l], "new mount on the host: %s", l)
+	}
+}
+
+// assertOneLineError checks that a failed command printed exactly one line
+// on stderr and that it contains want.
+func assertOneLineError(t *testing.T, res result, want string) {
+	t.Helper()
+	assert.Assert(t, res.code != 0, "command succeeded: %s", res)
+	msg := strings.TrimSuffix(res.stderr, "\n")
+	assert.Check(t, msg != "" && !strings.Contains(msg, "\n"), "want one line on stderr: %q", res.stderr)
+	assert.Check(t, strings.Contains(msg, want), "stderr %q does not mention %q", res.stderr, want)
+}
+
+// traversable lets users other than root (such as a user namespace's
+// root) reach path: every directory from the temporary directory down
+// gets search permission for others.
+func traversable(t *testing.T, path string) {
+	t.Helper()
+	tmp := filepath.Clean(os.TempDir())
+	for p := filepath.Clean(path); strings.HasPrefix(p, tmp+"/"); p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		assert.NilError(t, err)
+		assert.NilError(t, os.Chmod(p, fi.Mode().Perm()|0o011|fi.Mode()&os.ModeSticky))
+	}
+}
+
+// withMounts appends mounts to the spec.
+func withMounts(ms ...specs.Mount) func(*specs.Spec) {
+	return func(s *specs.Spec) { s.Mounts = append(s.Mounts, ms...) }
+}
+
+// withNamespace adds (or, with a path, joins) a namespace, replacing an
+// entry of the same type.
+func withNamespace(typ specs.LinuxNamespaceType, path string) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == typ {
+				s.Linux.Namespaces[i].Path = path
+				return
+			}
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: typ, Path: path})
+	}
+}
+
+// userNSHostID is where a user-namespaced container's root is mapped.
+const userNSHostID = 100000
+
+// userNSBundle makes a bundle like sh with a user namespace (withUserNS),
+// and shifts the ownership of its root filesystem into the mapped range,
+// as an image unpacked for that namespace would be.
+func userNSBundle(t *testing.T, script string, mutate ...func(*specs.Spec)) string {
+	t.Helper()
+	b := sh(t, script, append([]func(*specs.Spec){withUserNS}, mutate...)...)
+	traversable(t, b)
+	err := filepath.Walk(filepath.Join(b, "rootfs"), func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		return os.Lchown(p, int(st.Uid)+userNSHostID, int(st.Gid)+userNSHostID)
+	})
+	assert.NilError(t, err)
+	return b
+}
+
+// withUserNS gives the container a user namespace mapping 0-65535 to
+// 100000-165535.
+func withUserNS(s *specs.Spec) {
+	withNamespace(specs.UserNamespace, "")(s)
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: userNSHostID, Size: 65536}}
+	s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
 }
