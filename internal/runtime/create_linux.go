@@ -45,11 +45,13 @@ type CreateOpts struct {
 	// master when process.terminal is set.
 	ConsoleSocket string
 	// Console, when set instead, receives the pty master directly.
-	Console     func(*os.File) error
-	PidFile     string
-	NoPivot     bool
-	PreserveFDs int
-	IO          IO
+	Console func(*os.File) error
+	PidFile string
+	NoPivot bool
+	// NoNewKeyring keeps the caller's session keyring.
+	NoNewKeyring bool
+	PreserveFDs  int
+	IO           IO
 }
 
 const startSocketName = "start.sock"
@@ -190,16 +192,17 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		spec:        spec,
 	}
 	cfg := &initConfig{
-		ID:          opts.ID,
-		Bundle:      bundle,
-		Rootfs:      rootfs,
-		Spec:        spec,
-		Process:     spec.Process,
-		NoPivot:     opts.NoPivot,
-		State:       hookState(st, Creating),
-		PreserveFDs: opts.PreserveFDs,
-		NewUTS:      newFlags&unix.CLONE_NEWUTS != 0,
-		NewCgroupNS: newFlags&unix.CLONE_NEWCGROUP != 0,
+		ID:           opts.ID,
+		Bundle:       bundle,
+		Rootfs:       rootfs,
+		Spec:         spec,
+		Process:      spec.Process,
+		NoPivot:      opts.NoPivot,
+		NoNewKeyring: opts.NoNewKeyring,
+		State:        hookState(st, Creating),
+		PreserveFDs:  opts.PreserveFDs,
+		NewUTS:       newFlags&unix.CLONE_NEWUTS != 0,
+		NewCgroupNS:  newFlags&unix.CLONE_NEWCGROUP != 0,
 	}
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return nil, err

@@ -35,6 +35,19 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 			return fmt.Errorf("set %s to %d:%d: %w (the host's hard limit is %d)", r.Type, r.Soft, r.Hard, err, cur.Max)
 		}
 	}
+	if err := setPersonality(cfg.Spec); err != nil {
+		return err
+	}
+	if err := setIOPriority(p.IOPriority); err != nil {
+		return err
+	}
+	if !cfg.Exec && !cfg.NoNewKeyring {
+		// A session keyring of its own, so the container cannot read or
+		// use the keys of the host session it was started from.
+		if _, err := unix.KeyctlJoinSessionKeyring(cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
 	}
@@ -183,6 +196,47 @@ func executable(p string) error {
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
 		return unix.EACCES
+	}
+	return nil
+}
+
+func setPersonality(s *specs.Spec) error {
+	if s.Linux == nil || s.Linux.Personality == nil {
+		return nil
+	}
+	var persona uintptr
+	switch s.Linux.Personality.Domain {
+	case specs.PerLinux:
+		persona = 0x0000
+	case specs.PerLinux32:
+		persona = 0x0008
+	default:
+		return fmt.Errorf("unknown personality domain %q", s.Linux.Personality.Domain)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, persona, 0, 0); e != 0 {
+		return fmt.Errorf("personality %s: %w", s.Linux.Personality.Domain, e)
+	}
+	return nil
+}
+
+// ioPriorityClasses are the classes of ioprio_set(2).
+var ioPriorityClasses = map[specs.IOPriorityClass]uintptr{
+	specs.IOPRIO_CLASS_RT:   1,
+	specs.IOPRIO_CLASS_BE:   2,
+	specs.IOPRIO_CLASS_IDLE: 3,
+}
+
+func setIOPriority(p *specs.LinuxIOPriority) error {
+	if p == nil {
+		return nil
+	}
+	class, ok := ioPriorityClasses[p.Class]
+	if !ok {
+		return fmt.Errorf("unknown I/O priority class %q", p.Class)
+	}
+	const whoProcess = 1
+	if _, _, e := unix.RawSyscall(unix.SYS_IOPRIO_SET, whoProcess, 0, class<<13|uintptr(p.Priority)); e != 0 {
+		return fmt.Errorf("ioprio_set %s %d: %w", p.Class, p.Priority, e)
 	}
 	return nil
 }

@@ -45,6 +45,8 @@ type initConfig struct {
 	// NewCgroupNS asks init to unshare its cgroup namespace: it is in the
 	// container's cgroup by the time it reads this configuration.
 	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
+	// NoNewKeyring keeps the caller's session keyring (--no-new-keyring).
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 }
 
 type syncSocket struct{ f *os.File }

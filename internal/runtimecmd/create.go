@@ -31,7 +31,7 @@ func (f *createFlags) opts(id string) runtime.CreateOpts {
 	if b == "" {
 		b, _ = os.Getwd()
 	}
-	return runtime.CreateOpts{ID: id, Bundle: b, ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, NoPivot: f.noPivot, PreserveFDs: f.preserveFDs}
+	return runtime.CreateOpts{ID: id, Bundle: b, ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, PreserveFDs: f.preserveFDs}
 }
 
 func createCmd(g *globals) *cobra.Command {
