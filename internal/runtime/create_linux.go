@@ -161,16 +161,22 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		return nil, err
 	}
 	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
-	if err := cgWait(); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		return nil, err
-	}
-	if err := cg.AddPid(pid); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		return nil, err
-	}
-	r.Log.Debug("create: cgroup joined", "id", opts.ID, "elapsed", time.Since(t0))
+	// Moving a process between cgroups costs an RCU grace period on cgroup
+	// v1 (milliseconds). init builds the root filesystem meanwhile and asks
+	// for the result (msgCgroup) before it needs to be in the cgroup.
+	joinDone := make(chan error, 1)
+	created := cgWait
+	go func() {
+		err := created()
+		if err == nil {
+			err = cg.AddPid(pid)
+		}
+		r.Log.Debug("create: cgroup joined", "id", opts.ID, "elapsed", time.Since(t0))
+		joinDone <- err
+	}()
+	cgJoin := sync.OnceValue(func() error { return <-joinDone })
 	initPid = pid
+	cgWait = cgJoin
 	_, startTime, err := procStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init exited early: %w", err)
@@ -204,7 +210,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		NewUTS:       newFlags&unix.CLONE_NEWUTS != 0,
 		NewCgroupNS:  newFlags&unix.CLONE_NEWCGROUP != 0,
 	}
-	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
+	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console, cgJoin); err != nil {
 		return nil, err
 	}
 	r.Log.Debug("create: init ready", "id", opts.ID, "elapsed", time.Since(t0))
@@ -293,7 +299,7 @@ func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, writeMaps func(pid i
 
 // converse sends init its configuration and serves its requests until it
 // reports ready.
-func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error) error {
+func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error, cgJoin func() error) error {
 	if err := sock.send(message{Type: msgConfig, Config: cfg}); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
@@ -310,6 +316,14 @@ func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleS
 			return errors.New("init exited before the container was created")
 		}
 		switch m.Type {
+		case msgCgroup:
+			if err := cgJoin(); err != nil {
+				sock.send(message{Type: msgError, Error: err.Error()})
+				return err
+			}
+			if err := sock.send(message{Type: msgCgroupDone}); err != nil {
+				return err
+			}
 		case msgHooks:
 			state := hookState(st, Creating)
 			if err := runHooks("prestart", hooks.Prestart, state); err != nil {

@@ -79,7 +79,7 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 		Process:     p,
 		PreserveFDs: opts.PreserveFDs,
 	}
-	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
+	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console, nil); err != nil {
 		return 0, err
 	}
 	if opts.PidFile != "" {

@@ -50,13 +50,7 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 		return errors.New("init: no configuration received")
 	}
 	cfg := m.Config
-	if cfg.NewCgroupNS {
-		// Per-thread, like every namespace: this locked thread is the one
-		// that mounts the cgroup filesystem and executes the program.
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return fmt.Errorf("unshare cgroup namespace: %w", err)
-		}
-	}
+	cfg.sock = sock
 	if cfg.Exec {
 		if err := setupTerminal(sock, cfg.Process, false); err != nil {
 			return err
@@ -93,6 +87,9 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 func buildContainer(sock syncSocket, cfg *initConfig) error {
 	s := cfg.Spec
 	if err := prepareRootfs(cfg); err != nil {
+		return err
+	}
+	if err := cfg.joinCgroup(); err != nil {
 		return err
 	}
 	if h := hooksOf(s); len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 {
@@ -140,6 +137,33 @@ func buildContainer(sock syncSocket, cfg *initConfig) error {
 	if s.Process.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
 			return fmt.Errorf("set oom_score_adj to %d: %w (the host refuses it)", *s.Process.OOMScoreAdj, err)
+		}
+	}
+	return nil
+}
+
+// joinCgroup waits until the runtime has moved this process into the
+// container's cgroup, then makes the cgroup namespace (rooted there) if the
+// spec asks for one. Namespaces are per-thread: this locked thread is the
+// one that mounts the cgroup filesystem and executes the program.
+func (cfg *initConfig) joinCgroup() error {
+	if cfg.cgroupJoined {
+		return nil
+	}
+	if err := cfg.sock.send(message{Type: msgCgroup}); err != nil {
+		return err
+	}
+	m, _, ok, err := cfg.sock.recv()
+	if err != nil {
+		return err
+	}
+	if !ok || m.Type != msgCgroupDone {
+		return errors.New("init: the runtime could not place the container in its cgroup")
+	}
+	cfg.cgroupJoined = true
+	if cfg.NewCgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
 	}
 	return nil
