@@ -1,0 +1,342 @@
+package runtime_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+)
+
+// mountLine returns the /proc/mounts line of the mount at dest in out (a
+// dump of /proc/mounts), or "".
+func mountLine(out, dest string) string {
+	line := ""
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 3 && f[1] == dest {
+			line = l // the last one is the one on top
+		}
+	}
+	return line
+}
+
+// mountOptions returns the options of the mount at dest.
+func mountOptions(out, dest string) []string {
+	f := strings.Fields(mountLine(out, dest))
+	if len(f) < 4 {
+		return nil
+	}
+	return strings.Split(f[3], ",")
+}
+
+// TestMounts checks the standard mounts and the mount options of the spec.
+func TestMounts(t *testing.T) {
+	tests := []struct {
+		name   string
+		script string
+		mutate func(t *testing.T, s *specs.Spec)
+		check  func(t *testing.T, res result)
+	}{
+		{
+			name:   "proc",
+			script: `cat /proc/mounts; head -1 /proc/1/status; true`,
+			check: func(t *testing.T, res result) {
+				assert.Check(t, is.Equal(strings.Fields(mountLine(res.stdout, "/proc"))[2], "proc"))
+				assert.Check(t, strings.HasSuffix(res.stdout, "\nName:\tsh\n"), res.stdout)
+			},
+		},
+		{
+			name:   "sys read-only",
+			script: `cat /proc/mounts; touch /sys/x`,
+			check: func(t *testing.T, res result) {
+				assert.Check(t, is.Contains(mountOptions(res.stdout, "/sys"), "ro"))
+				assert.Check(t, is.Contains(res.stderr, "Read-only file system"))
+			},
+		},
+		{
+			name:   "devpts",
+			script: `cat /proc/mounts; ls -d /dev/pts/ptmx`,
+			check: func(t *testing.T, res result) {
+				assert.Check(t, is.Equal(strings.Fields(mountLine(res.stdout, "/dev/pts"))[2], "devpts"), res.stdout)
+				assert.Check(t, is.Contains(res.stdout, "/dev/pts/ptmx\n"))
+			},
+		},
+		{
+			name:   "tmpfs size and mode",
+			script: `cat /proc/mounts; stat -c '%a %U' /scratch; echo data > /scratch/f && cat /scratch/f`,
+			mutate: func(t *testing.T, s *specs.Spec) {
+				withMounts(specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs",
+					Options: []string{"nosuid", "nodev", "size=1m", "mode=1750"}})(s)
+			},
+			check: func(t *testing.T, res result) {
+				opts := mountOptions(res.stdout, "/scratch")
+				assert.Check(t, is.Contains(opts, "size=1024k"))
+				assert.Check(t, is.Contains(opts, "mode=1750"))
+				assert.Check(t, is.Contains(opts, "nosuid"))
+				assert.Check(t, is.Contains(opts, "nodev"))
+				assert.Check(t, strings.HasSuffix(res.stdout, "\n1750 root\ndata\n"), res.stdout)
+			},
+		},
+		{
+			name:   "read-only root",
+			script: `touch /file; touch /tmp/file && echo tmp-writable`,
+			mutate: func(t *testing.T, s *specs.Spec) {
+				s.Root.Readonly = true
+				withMounts(specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}})(s)
+			},
+			check: func(t *testing.T, res result) {
+				assert.Check(t, is.Contains(res.stderr, "touch: /file: Read-only file system"))
+				assert.Check(t, is.Equal(res.stdout, "tmp-writable\n"))
+			},
+		},
+		{
+			// /proc/kcore does not exist on every kernel; /proc/timer_list
+			// and /proc/keys are never empty on this host.
+			name:   "masked paths",
+			script: `for f in /proc/kcore /proc/timer_list /proc/keys; do [ -e $f ] && echo "$f $(wc -c < $f)"; done
+ls -A /proc/acpi /secret /sys/firmware; cat /secret/file`,
+			mutate: func(t *testing.T, s *specs.Spec) {
+				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret")
+			},
+			check: func(t *testing.T, res result) {
+				out := strings.TrimPrefix(res.stdout, "/proc/kcore 0\n")
+				assert.Check(t, is.Equal(out, "/proc/timer_list 0\n/proc/keys 0\n/proc/acpi:\n\n/secret:\n\n/sys/firmware:\n"))
+				assert.Check(t, is.Contains(res.stderr, "can't open '/secret/file'"))
+			},
+		},
+		{
+			name:   "read-only paths",
+			script: `echo x > /proc/sys/kernel/domainname; touch /rodir/x; touch /rwdir/x && echo rw-writable`,
+			mutate: func(t *testing.T, s *specs.Spec) {
+				s.Root.Readonly = false
+				s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, "/rodir")
+			},
+			check: func(t *testing.T, res result) {
+				assert.Check(t, is.Contains(res.stderr, "can't create /proc/sys/kernel/domainname: Read-only file system"))
+				assert.Check(t, is.Contains(res.stderr, "touch: /rodir/x: Read-only file system"))
+				assert.Check(t, is.Equal(res.stdout, "rw-writable\n"))
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRT(t)
+			b := sh(t, tc.script, func(s *specs.Spec) {
+				if tc.mutate != nil {
+					tc.mutate(t, s)
+				}
+			})
+			rootfs := filepath.Join(b, "rootfs")
+			for _, d := range []string{"secret", "rodir", "rwdir"} {
+				assert.NilError(t, os.Mkdir(filepath.Join(rootfs, d), 0o755))
+			}
+			assert.NilError(t, os.WriteFile(filepath.Join(rootfs, "secret/file"), []byte("secret\n"), 0o644))
+			tc.check(t, r.run(b))
+		})
+	}
+}
+
+// TestBindMounts bind-mounts a host directory with different options.
+func TestBindMounts(t *testing.T) {
+	tests := []struct {
+		name    string
+		options []string
+		script  string
+		check   func(t *testing.T, res result, host string)
+	}{
+		{
+			name:    "read-write",
+			options: []string{"rbind", "rw"},
+			script:  `cat /data/in && echo out > /data/out`,
+			check: func(t *testing.T, res result, host string) {
+				assert.Equal(t, res.code, 0, res)
+				assert.Check(t, is.Equal(res.stdout, "in\n"))
+				data, err := os.ReadFile(filepath.Join(host, "out"))
+				assert.NilError(t, err)
+				assert.Check(t, is.Equal(string(data), "out\n"))
+			},
+		},
+		{
+			name:    "read-only",
+			options: []string{"rbind", "ro"},
+			script:  `cat /data/in; echo out > /data/out`,
+			check: func(t *testing.T, res result, host string) {
+				assert.Check(t, res.code != 0, res)
+				assert.Check(t, is.Equal(res.stdout, "in\n"))
+				assert.Check(t, is.Contains(res.stderr, "Read-only file system"))
+				_, err := os.Stat(filepath.Join(host, "out"))
+				assert.Check(t, os.IsNotExist(err))
+			},
+		},
+		{
+			name:    "noexec",
+			options: []string{"bind", "noexec"},
+			script:  `/data/script.sh; echo "exit $?"`,
+			check: func(t *testing.T, res result, host string) {
+				assert.Check(t, is.Equal(res.stdout, "exit 126\n"))
+				assert.Check(t, is.Contains(res.stderr, "Permission denied"))
+			},
+		},
+		{
+			name:    "exec",
+			options: []string{"bind"},
+			script:  `/data/script.sh; echo "exit $?"`,
+			check: func(t *testing.T, res result, host string) {
+				assert.Check(t, is.Equal(res.stdout, "script ran\nexit 0\n"), res)
+			},
+		},
+		{
+			name:    "file",
+			options: []string{"bind", "ro"},
+			script:  `cat /data`,
+			check: func(t *testing.T, res result, host string) {
+				assert.Check(t, is.Equal(res.stdout, "in\n"), res)
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRT(t)
+			host := t.TempDir()
+			assert.NilError(t, os.WriteFile(filepath.Join(host, "in"), []byte("in\n"), 0o644))
+			assert.NilError(t, os.WriteFile(filepath.Join(host, "script.sh"), []byte("#!/bin/sh\necho script ran\n"), 0o755))
+			src := host
+			if tc.name == "file" {
+				src = filepath.Join(host, "in")
+			}
+			res := r.run(sh(t, tc.script, withMounts(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: tc.options})))
+			tc.check(t, res, host)
+		})
+	}
+}
+
+// TestMountPropagation binds a shared host mount into the container as
+// rslave (the root too): a mount made on the host afterwards shows up
+// inside.
+func TestMountPropagation(t *testing.T) {
+	r := newRT(t)
+	shared := t.TempDir()
+	assert.NilError(t, unix.Mount("tmpfs", shared, "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() {
+		assert.Check(t, unix.Unmount(shared, unix.MNT_DETACH))
+	})
+	assert.NilError(t, unix.Mount("", shared, "", unix.MS_SHARED, ""))
+	assert.NilError(t, os.Mkdir(filepath.Join(shared, "later"), 0o755))
+
+	id := r.started(sh(t, `sleep 100`,
+		func(s *specs.Spec) { s.Linux.RootfsPropagation = "rslave" },
+		withMounts(specs.Mount{Destination: "/shared", Type: "bind", Source: shared, Options: []string{"rbind", "rslave"}})))
+
+	res := r.exec(id, "cat", "/proc/self/mountinfo")
+	assert.Equal(t, res.code, 0, res)
+	var line string
+	for _, l := range strings.Split(res.stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == "/shared" {
+			line = l
+		}
+	}
+	assert.Check(t, is.Contains(line, " master:"), "mountinfo: %s", res.stdout)
+
+	later := filepath.Join(shared, "later")
+	assert.NilError(t, unix.Mount("tmpfs", later, "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { unix.Unmount(later, unix.MNT_DETACH) })
+	assert.NilError(t, os.WriteFile(filepath.Join(later, "f"), []byte("propagated\n"), 0o644))
+	res = r.exec(id, "cat", "/shared/later/f")
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, is.Equal(res.stdout, "propagated\n"))
+}
+
+// TestMountThroughSymlink gives the rootfs symlinks that point out of it
+// and mounts through them: the mounts must land inside the rootfs, and
+// nothing may appear on the host at the symlinks' targets.
+func TestMountThroughSymlink(t *testing.T) {
+	tests := []struct {
+		name, link string
+	}{
+		{name: "absolute", link: "/"},
+		{name: "relative", link: "../../../../../../../../.."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRT(t)
+			src := t.TempDir()
+			assert.NilError(t, os.WriteFile(filepath.Join(src, "marker"), []byte("marker\n"), 0o644))
+			// A fresh host directory: if the runtime followed the symlink on
+			// the host, it would create the mount point in here.
+			victim := t.TempDir()
+			bindDest := "/escape" + victim + "/bind"
+			tmpfsDest := "/escape" + victim + "/tmpfs"
+			b := sh(t, `cat `+victim+`/bind/marker && grep -c " `+victim+`/tmpfs tmpfs " /proc/mounts`,
+				func(s *specs.Spec) { s.Root.Readonly = false },
+				withMounts(
+					specs.Mount{Destination: bindDest, Type: "bind", Source: src, Options: []string{"rbind", "ro"}},
+					specs.Mount{Destination: tmpfsDest, Type: "tmpfs", Source: "tmpfs"},
+				))
+			rootfs := filepath.Join(b, "rootfs")
+			assert.NilError(t, os.Symlink(tc.link, filepath.Join(rootfs, "escape")))
+
+			res := r.run(b)
+			assert.Check(t, is.Equal(res.code, 0), res)
+			assert.Check(t, is.Equal(res.stdout, "marker\n1\n"))
+			for _, name := range []string{"bind", "tmpfs"} {
+				_, err := os.Lstat(filepath.Join(victim, name))
+				assert.Check(t, os.IsNotExist(err), "mount point %s created on the host", filepath.Join(victim, name))
+				_, err = os.Lstat(filepath.Join(rootfs, victim, name))
+				assert.Check(t, err, "mount point %s not created inside the rootfs", name)
+			}
+			entries, err := os.ReadDir(victim)
+			assert.NilError(t, err)
+			assert.Check(t, is.Len(entries, 0))
+		})
+	}
+}
+
+// TestNoPivot runs a container with --no-pivot (chroot instead of
+// pivot_root).
+func TestNoPivot(t *testing.T) {
+	r := newRT(t)
+	b := sh(t, `ls /; [ -e /etc/debian_version ] && echo host-visible; head -1 /proc/1/status; true`)
+	res := r.cmd("", "run", "--no-pivot", "--bundle", b, containerID(t))
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, is.Equal(res.stdout, "bin\ndev\netc\nhome\nproc\nroot\nsbin\nsys\ntmp\nusr\nName:\tsh\n"))
+}
+
+// TestDevices checks /dev: the default devices, the standard symlinks and
+// a device from the spec.
+func TestDevices(t *testing.T) {
+	r := newRT(t)
+	b := sh(t, `
+stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/mynull
+for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done
+echo x > /dev/mynull && echo mynull-writable
+head -c 4 /dev/zero | wc -c`,
+		func(s *specs.Spec) {
+			mode := os.FileMode(0o640)
+			zero := uint32(0)
+			s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{
+				Path: "/dev/mynull", Type: "c", Major: 1, Minor: 3, FileMode: &mode, UID: &zero, GID: &zero,
+			})
+		})
+	res := r.run(b)
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, is.Equal(res.stdout, `/dev/null character special file 1:3 666
+/dev/zero character special file 1:5 666
+/dev/full character special file 1:7 666
+/dev/random character special file 1:8 666
+/dev/urandom character special file 1:9 666
+/dev/tty character special file 5:0 666
+/dev/mynull character special file 1:3 640
+/proc/self/fd
+/proc/self/fd/0
+/proc/self/fd/1
+/proc/self/fd/2
+pts/ptmx
+mynull-writable
+4
+`))
+}
+
