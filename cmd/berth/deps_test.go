@@ -1,0 +1,40 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"gotest.tools/v3/assert"
+	"gotest.tools/v3/golden"
+	is "gotest.tools/v3/assert/cmp"
+)
+
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
+	assert.NilError(t, err)
+	return strings.Fields(string(out))
+}
+
+// TestDeps keeps the full list of berth's non-standard dependencies in
+// testdata/TestDeps/deps.txt, so a new module shows up in review. After a
+// deliberate change: go test ./cmd/berth -run TestDeps -update.
+func TestDeps(t *testing.T) {
+	got := strings.Join(goListDeps(t, "."), "\n") + "\n"
+	golden.Assert(t, got, "TestDeps/deps.txt")
+}
+
+// TestRuntimeDeps enforces STYLE.md's rule for the code that runs in every
+// container start: no HTTP, gRPC, bbolt or CLI framework.
+func TestRuntimeDeps(t *testing.T) {
+	forbidden := []string{"net/http", "google.golang.org/grpc", "go.etcd.io/bbolt", "github.com/spf13/cobra"}
+	for _, pkg := range []string{"../../internal/runtime", "../../internal/runtime/nsenter"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		assert.NilError(t, err)
+		deps := strings.Fields(string(out))
+		for _, f := range forbidden {
+			assert.Assert(t, !is.Contains(deps, f)().Success(), "%s must not depend on %s", pkg, f)
+		}
+	}
+}
