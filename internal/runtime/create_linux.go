@@ -76,17 +76,17 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
 	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("rootfs %s is not a directory: %w", rootfs, errdefs.ErrInvalidArgument)
+		return nil, errorf(errdefs.ErrInvalidArgument, "rootfs %s is not a directory", rootfs)
 	}
 	if spec.Process.Terminal && opts.ConsoleSocket == "" && opts.Console == nil {
-		return nil, fmt.Errorf("process.terminal is set but no --console-socket was given: %w", errdefs.ErrInvalidArgument)
+		return nil, errorf(errdefs.ErrInvalidArgument, "process.terminal is set but no --console-socket was given")
 	}
 	if !spec.Process.Terminal && opts.ConsoleSocket != "" {
-		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
+		return nil, errorf(errdefs.ErrInvalidArgument, "--console-socket given but process.terminal is false")
 	}
 	join, newFlags, err := nsEnv(spec.Linux.Namespaces)
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
+		return nil, errorf(errdefs.ErrInvalidArgument, "%v", err)
 	}
 	cg, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, withDefaultDevices(spec.Linux.Resources))
 	if err != nil {
@@ -99,7 +99,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	dir := r.dir(opts.ID)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container with id %s already exists: %w", opts.ID, errdefs.ErrAlreadyExists)
+			return nil, errorf(errdefs.ErrAlreadyExists, "container with id %s already exists", opts.ID)
 		}
 		return nil, err
 	}

@@ -30,14 +30,14 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 		return 0, err
 	}
 	if st.Status != Running {
-		return 0, fmt.Errorf("cannot exec in a container that is %s: %w", st.Status, errdefs.ErrFailedPrecondition)
+		return 0, errorf(errdefs.ErrFailedPrecondition, "cannot exec in a container that is %s", st.Status)
 	}
 	p := opts.Process
 	if err := validateProcess(p); err != nil {
-		return 0, fmt.Errorf("invalid process: %v: %w", err, errdefs.ErrInvalidArgument)
+		return 0, errorf(errdefs.ErrInvalidArgument, "invalid process: %v", err)
 	}
 	if p.Terminal && opts.ConsoleSocket == "" && opts.Console == nil {
-		return 0, fmt.Errorf("process.terminal is set but no --console-socket was given: %w", errdefs.ErrInvalidArgument)
+		return 0, errorf(errdefs.ErrInvalidArgument, "process.terminal is set but no --console-socket was given")
 	}
 	cg, err := st.cgroup()
 	if err != nil {

@@ -28,7 +28,7 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	if st.Status != Created {
-		return fmt.Errorf("cannot start a container that has %s: %w", stoppedOr(st.Status), errdefs.ErrFailedPrecondition)
+		return errorf(errdefs.ErrFailedPrecondition, "cannot start a container that has %s", stoppedOr(st.Status))
 	}
 	dir := r.dir(id)
 	conn, err := dialStart(dir)
@@ -69,7 +69,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	if st.Status == Stopped {
-		return fmt.Errorf("container %s is not running: %w", id, errdefs.ErrFailedPrecondition)
+		return errorf(errdefs.ErrFailedPrecondition, "container %s is not running", id)
 	}
 	if all {
 		cg, err := st.cgroup()
@@ -112,7 +112,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		r.killAll(st, cg)
 	default:
 		if !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s: %w", id, st.Status, errdefs.ErrFailedPrecondition)
+			return errorf(errdefs.ErrFailedPrecondition, "cannot delete container %s that is not stopped: %s", id, st.Status)
 		}
 		r.killAll(st, cg)
 	}
@@ -187,7 +187,7 @@ func (r *Runtime) Pause(id string) error {
 		return err
 	}
 	if st.Status != Running {
-		return fmt.Errorf("container %s is not running: %w", id, errdefs.ErrFailedPrecondition)
+		return errorf(errdefs.ErrFailedPrecondition, "container %s is not running", id)
 	}
 	return cg.Freeze()
 }
@@ -199,7 +199,7 @@ func (r *Runtime) Resume(id string) error {
 		return err
 	}
 	if st.Status != Paused {
-		return fmt.Errorf("container %s is not paused: %w", id, errdefs.ErrFailedPrecondition)
+		return errorf(errdefs.ErrFailedPrecondition, "container %s is not paused", id)
 	}
 	return cg.Thaw()
 }
@@ -245,7 +245,7 @@ func (r *Runtime) loadRunning(id string) (*State, *cgroup.Manager, error) {
 		return nil, nil, err
 	}
 	if st.Status == Stopped {
-		return nil, nil, fmt.Errorf("container %s is not running: %w", id, errdefs.ErrFailedPrecondition)
+		return nil, nil, errorf(errdefs.ErrFailedPrecondition, "container %s is not running", id)
 	}
 	cg, err := st.cgroup()
 	if err != nil {

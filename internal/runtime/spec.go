@@ -17,9 +17,9 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		if _, serr := os.Stat(bundle); serr != nil {
-			return nil, fmt.Errorf("bundle %s does not exist: %w", bundle, errdefs.ErrNotFound)
+			return nil, errorf(errdefs.ErrNotFound, "bundle %s does not exist", bundle)
 		}
-		return nil, fmt.Errorf("bundle %s has no config.json: %w", bundle, errdefs.ErrNotFound)
+		return nil, errorf(errdefs.ErrNotFound, "bundle %s has no config.json", bundle)
 	}
 	if err != nil {
 		return nil, err
@@ -27,7 +27,7 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	var s specs.Spec
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("parse %s: %v: %w", filepath.Join(bundle, "config.json"), err, errdefs.ErrInvalidArgument)
+		return nil, errorf(errdefs.ErrInvalidArgument, "parse %s: %v", filepath.Join(bundle, "config.json"), err)
 	}
 	if err := ValidateSpec(&s); err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 // ValidateSpec checks the parts of a spec the runtime depends on.
 func ValidateSpec(s *specs.Spec) error {
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("invalid config.json: "+format+": %w", append(a, errdefs.ErrInvalidArgument)...)
+		return errorf(errdefs.ErrInvalidArgument, "invalid config.json: "+format, a...)
 	}
 	if s.Root == nil || s.Root.Path == "" {
 		return bad("root.path is required")

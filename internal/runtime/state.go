@@ -89,7 +89,7 @@ func ValidateID(id string) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("invalid container id %q: %w", id, errdefs.ErrInvalidArgument)
+		return errorf(errdefs.ErrInvalidArgument, "invalid container id %q", id)
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func (r *Runtime) Load(id string) (*State, error) {
 	}
 	data, err := os.ReadFile(filepath.Join(r.dir(id), "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %s does not exist: %w", id, errdefs.ErrNotFound)
+		return nil, errorf(errdefs.ErrNotFound, "container %s does not exist", id)
 	}
 	if err != nil {
 		return nil, err
