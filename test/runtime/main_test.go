@@ -152,7 +152,14 @@ var idCount int
 
 func containerID(t *testing.T) string {
 	idCount++
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	// Container IDs allow letters, digits and "_+-."; subtest names may
+	// hold anything.
+	name := strings.Map(func(c rune) rune {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_+-.", c) {
+			return c
+		}
+		return '-'
+	}, t.Name())
 	return fmt.Sprintf("%s-%d", name, idCount)
 }
 
