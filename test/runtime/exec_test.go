@@ -1,0 +1,176 @@
+package runtime_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+)
+
+// TestExec runs processes in a running container with the options of
+// `exec`.
+func TestExec(t *testing.T) {
+	r := newRT(t)
+	id := r.started(sh(t, `sleep 1000`, func(s *specs.Spec) {
+		s.Hostname = "exec-host"
+		s.Process.Env = append(s.Process.Env, "FROM_SPEC=spec")
+	}))
+
+	processFile := filepath.Join(t.TempDir(), "process.json")
+	data, err := json.Marshal(specs.Process{
+		Args: []string{"sh", "-c", `echo "$FROM_FILE"; pwd; id -u; id -g; exit 4`},
+		Env:  []string{"PATH=/bin", "FROM_FILE=file"},
+		Cwd:  "/home/user",
+		User: specs.User{UID: 1000, GID: 1000},
+	})
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(processFile, data, 0o644))
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantOut  string
+		wantCode int
+	}{
+		{name: "exit code", args: []string{id, "sh", "-c", "echo out; echo err >&2; exit 3"}, wantOut: "out\n", wantCode: 3},
+		{name: "env", args: []string{"-e", "FOO=bar", "-e", "FROM_SPEC=override", id, "sh", "-c", `echo "$FOO $FROM_SPEC"`}, wantOut: "bar override\n"},
+		{name: "spec env", args: []string{id, "sh", "-c", `echo "$FROM_SPEC"`}, wantOut: "spec\n"},
+		{name: "cwd", args: []string{"--cwd", "/tmp", id, "pwd"}, wantOut: "/tmp\n"},
+		{name: "user", args: []string{"-u", "1000:1000", id, "sh", "-c", "id -u; id -g; echo $HOME"}, wantOut: "1000\n1000\n/home/user\n"},
+		{name: "additional gids", args: []string{"-u", "1000:1000", "-g", "5", id, "grep", "Groups", "/proc/self/status"}, wantOut: "Groups:\t5 \n"},
+		{name: "process file", args: []string{"--process", processFile, id}, wantOut: "file\n/home/user\n1000\n1000\n", wantCode: 4},
+		{name: "same namespaces", args: []string{id, "sh", "-c", "hostname; ps -o pid,comm | grep -w 1"}, wantOut: "exec-host\n    1 sleep\n"},
+		{name: "stdin", args: []string{id, "cat"}, wantOut: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := r.cmd("", append([]string{"exec"}, tc.args...)...)
+			assert.Check(t, is.Equal(res.code, tc.wantCode), res)
+			assert.Check(t, is.Equal(res.stdout, tc.wantOut), res)
+		})
+	}
+	t.Run("stdin piped", func(t *testing.T) {
+		res := r.cmd("piped\n", "exec", id, "cat")
+		assert.Check(t, is.Equal(res.code, 0), res)
+		assert.Check(t, is.Equal(res.stdout, "piped\n"))
+	})
+	// The container's own process is still there.
+	assert.Check(t, is.Contains(r.ok("state", id), `"status": "running"`))
+}
+
+// TestExecDetach starts a process with --detach and --pid-file: the pid
+// file names a live host process that is in the container's namespaces
+// and cgroup.
+func TestExecDetach(t *testing.T) {
+	r := newRT(t)
+	b := sh(t, `sleep 1000`)
+	id := r.started(b)
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	r.ok("exec", "--detach", "--pid-file", pidFile, id, "sleep", "999")
+
+	data, err := os.ReadFile(pidFile)
+	assert.NilError(t, err)
+	pid, err := strconv.Atoi(string(data))
+	assert.NilError(t, err, "pid file: %q", data)
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	assert.NilError(t, err)
+	assert.Check(t, is.Equal(string(cmdline), "sleep\x00999\x00"))
+
+	initPid := statePid(t, r, id)
+	for _, ns := range []string{"pid", "mnt", "net", "ipc", "uts", "cgroup"} {
+		assert.Check(t, is.Equal(nsInode(t, pid, ns), nsInode(t, initPid, ns)), "%s namespace", ns)
+	}
+	procs, err := os.ReadFile(filepath.Join(cgroupDir(t, b, "pids"), "cgroup.procs"))
+	assert.NilError(t, err)
+	assert.Check(t, is.Contains(strings.Fields(string(procs)), strconv.Itoa(pid)))
+
+	res := r.exec(id, "ps", "-o", "comm,args")
+	assert.Check(t, is.Contains(res.stdout, "sleep 999"))
+
+	// The process was re-parented to this test process (a subreaper):
+	// reap it, or the container's init cannot finish exiting.
+	assert.NilError(t, unix.Kill(pid, unix.SIGKILL))
+	_, err = unix.Wait4(pid, nil, 0, nil)
+	assert.NilError(t, err)
+}
+
+func statePid(t *testing.T, r *rt, id string) int {
+	t.Helper()
+	var st struct {
+		Pid int `json:"pid"`
+	}
+	assert.NilError(t, json.Unmarshal([]byte(r.ok("state", id)), &st))
+	return st.Pid
+}
+
+func nsInode(t *testing.T, pid int, ns string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	assert.NilError(t, unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, ns), &st))
+	return st.Ino
+}
+
+// TestExecTerminal gives an exec'd process a pty through --console-socket.
+func TestExecTerminal(t *testing.T) {
+	r := newRT(t)
+	id := r.started(sh(t, `sleep 1000`))
+	sock, output := consoleSocket(t)
+	res := r.cmd("", "exec", "--tty", "--console-socket", sock, id, "sh", "-c", `tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty`)
+	assert.Equal(t, res.code, 0, res)
+	out := output()
+	lines := strings.Split(out, "\n")
+	assert.Assert(t, len(lines) == 3, "output %q", out)
+	assert.Check(t, is.Regexp(`^/dev/pts/\d+$`, lines[0]))
+	assert.Check(t, is.Equal(lines[1], "stdio-is-tty"))
+}
+
+// TestExecUserNamespace execs into a container with a user namespace.
+func TestExecUserNamespace(t *testing.T) {
+	r := newRT(t)
+	id := r.started(userNSBundle(t, `sleep 1000`))
+	res := r.exec(id, "sh", "-c", "cat /proc/self/uid_map; id -u; ps -o pid,comm | grep -w 1")
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, is.DeepEqual(strings.Fields(res.stdout), []string{"0", "100000", "65536", "0", "1", "sleep"}))
+
+	res = r.cmd("", "exec", "-u", "1000:1000", id, "id", "-u")
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, is.Equal(res.stdout, "1000\n"))
+}
+
+// TestExecSecurity checks an exec'd process like the container's own: it
+// gets the spec's capabilities, seccomp filter and no_new_privs, and no
+// stray file descriptors.
+func TestExecSecurity(t *testing.T) {
+	r := newRT(t)
+	id := r.started(sh(t, `sleep 1000`, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}},
+		}
+		withMounts(specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})(s)
+	}))
+	res := r.exec(id, "sh", "-c", `exec 2>&1; ls /proc/self/fd | tr '\n' ' '; echo; readlink /proc/self/cwd
+grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; mkdir /tmp/x`)
+	assert.Check(t, is.Equal(res.stdout, "0 1 2 3 \n/\nCapEff:\t0000000020000420\nCapBnd:\t0000000020000420\nNoNewPrivs:\t1\nSeccomp:\t2\n"+
+		"mkdir: can't create directory '/tmp/x': Operation not permitted\n"), res)
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
