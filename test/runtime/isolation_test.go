@@ -169,7 +169,6 @@ func netns(t *testing.T) string {
 	return "/run/netns/" + name
 }
 
-
 // isMountPoint reports whether path is a mount point in the host's mount
 // table.
 func isMountPoint(t *testing.T, path string) bool {

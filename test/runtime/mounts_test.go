@@ -96,7 +96,7 @@ func TestMounts(t *testing.T) {
 		{
 			// /proc/kcore does not exist on every kernel; /proc/timer_list
 			// and /proc/keys are never empty on this host.
-			name:   "masked paths",
+			name: "masked paths",
 			script: `for f in /proc/kcore /proc/timer_list /proc/keys; do [ -e $f ] && echo "$f $(wc -c < $f)"; done
 ls -A /proc/acpi /secret /sys/firmware; cat /secret/file`,
 			mutate: func(t *testing.T, s *specs.Spec) {
@@ -339,4 +339,3 @@ mynull-writable
 4
 `))
 }
-

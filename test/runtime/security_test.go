@@ -137,7 +137,6 @@ true`))
 	assert.Check(t, is.Equal(sha256File(t, berthBin), before), "the berth binary changed")
 }
 
-
 // berthInContainer prepares a bundle in which berth itself can run (it is
 // dynamically linked, so the host's C library is bind-mounted in) as
 // `/proc/self/exe runtime --log /tmp/fifo state x`, which blocks opening
