@@ -63,6 +63,9 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		return nil, err
 	}
 	t0 := time.Now()
+	// Opening the sealed binary (a private overlay mount) needs nothing
+	// from the spec: start it now.
+	go sealedExe()
 	bundle, err := filepath.Abs(opts.Bundle)
 	if err != nil {
 		return nil, err
@@ -71,6 +74,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Log.Debug("create: spec loaded", "id", opts.ID, "elapsed", time.Since(t0))
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
@@ -88,10 +92,6 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err != nil {
 		return nil, errorf(errdefs.ErrInvalidArgument, "%v", err)
 	}
-	cg, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, withDefaultDevices(spec.Linux.Resources))
-	if err != nil {
-		return nil, err
-	}
 
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
 		return nil, err
@@ -104,7 +104,22 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		return nil, err
 	}
 	var initPid int
-	cgWait := func() error { return nil }
+	// The cgroup is made (and its limits set) in the background from here
+	// on, while the rest of create goes on; cgWait waits for it. It starts
+	// only once the state directory is ours, so a duplicate ID can never
+	// touch another container's cgroup.
+	var cg *cgroup.Manager
+	cgDone := make(chan error, 1)
+	go func() {
+		m, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, withDefaultDevices(spec.Linux.Resources))
+		if err == nil {
+			cg = m
+			err = m.Create()
+		}
+		r.Log.Debug("create: cgroup ready", "id", opts.ID, "elapsed", time.Since(t0))
+		cgDone <- err
+	}()
+	cgWait := sync.OnceValue(func() error { return <-cgDone })
 	defer func() {
 		if retErr == nil {
 			return
@@ -114,12 +129,15 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 			unix.Kill(initPid, unix.SIGKILL)
 			waitGone(initPid, time.Second)
 		}
-		if err := cg.Destroy(); err != nil {
+		if cg == nil {
+			// cgroup.New refused the path: nothing was made.
+		} else if err := cg.Destroy(); err != nil {
 			r.Log.Debug("destroy cgroup after failed create", "id", opts.ID, "err", err)
 		}
 		os.RemoveAll(dir)
 	}()
 
+	r.Log.Debug("create: state dir made", "id", opts.ID, "elapsed", time.Since(t0))
 	listener, err := listenStart(dir)
 	if err != nil {
 		return nil, err
@@ -137,20 +155,12 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		child.Close()
 		return nil, err
 	}
+	r.Log.Debug("create: starting init", "id", opts.ID, "elapsed", time.Since(t0))
 	err = cmd.Start()
 	child.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	// The cgroup is made while init starts up; init waits for it in the
-	// handshake before it forks the container's process.
-	cgDone := make(chan error, 1)
-	go func() { cgDone <- cg.Create() }()
-	cgWait = sync.OnceValue(func() error {
-		err := <-cgDone
-		r.Log.Debug("create: cgroup ready", "id", opts.ID, "elapsed", time.Since(t0))
-		return err
-	})
 	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
 	var maps func(int) error
 	if newFlags&unix.CLONE_NEWUSER != 0 {
@@ -193,7 +203,6 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		Annotations: spec.Annotations,
 		Version:     stateVersion,
 		StartTime:   startTime,
-		CgroupPaths: cg.Paths(),
 		Hooks:       spec.Hooks,
 		spec:        spec,
 	}
@@ -213,6 +222,10 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console, cgJoin); err != nil {
 		return nil, err
 	}
+	if err := cgJoin(); err != nil {
+		return nil, err
+	}
+	st.CgroupPaths = cg.Paths()
 	r.Log.Debug("create: init ready", "id", opts.ID, "elapsed", time.Since(t0))
 	// Save the state before the pid file: whoever watches the pid file may
 	// ask for the state as soon as it appears.
@@ -228,6 +241,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		}
 	}
 	st.Status = Created
+	r.Log.Debug("create: done", "id", opts.ID, "elapsed", time.Since(t0))
 	return st, nil
 }
 
@@ -240,7 +254,6 @@ func initCommand(join string, newFlags int, stdio IO, preserve int, child, liste
 		return nil, fmt.Errorf("seal berth binary: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args: []string{"berth", "init"},
 		Env: []string{
 			"_BERTH_SYNCFD=" + strconv.Itoa(3+preserve),
@@ -259,6 +272,13 @@ func initCommand(join string, newFlags int, stdio IO, preserve int, child, liste
 		cmd.ExtraFiles = append(cmd.ExtraFiles, listener)
 		cmd.Env = append(cmd.Env, "_BERTH_LISTENFD="+strconv.Itoa(4+preserve))
 	}
+	// The sealed binary is executed by its number in the child. It goes
+	// last among the child's files: in the parent it may have any number,
+	// including one that the child's dup2 of the files above overwrites.
+	exeFD := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, exe)
+	cmd.Path = "/proc/self/fd/" + strconv.Itoa(exeFD)
+	cmd.Env = append(cmd.Env, "_BERTH_EXEFD="+strconv.Itoa(exeFD))
 	return cmd, nil
 }
 

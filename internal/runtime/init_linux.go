@@ -31,7 +31,10 @@ func InitMain() {
 		unix.CloseOnExec(lfd)
 		listener = os.NewFile(uintptr(lfd), "start-listener")
 	}
-	for _, k := range []string{"_BERTH_SYNCFD", "_BERTH_LISTENFD", "_BERTH_NSJOIN", "_BERTH_NSNEW"} {
+	if efd, err := strconv.Atoi(os.Getenv("_BERTH_EXEFD")); err == nil {
+		unix.Close(efd) // the sealed binary this process was executed from
+	}
+	for _, k := range []string{"_BERTH_SYNCFD", "_BERTH_LISTENFD", "_BERTH_NSJOIN", "_BERTH_NSNEW", "_BERTH_EXEFD"} {
 		os.Unsetenv(k)
 	}
 	report := sock

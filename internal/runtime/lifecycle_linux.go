@@ -23,6 +23,8 @@ func (st *State) cgroup() (*cgroup.Manager, error) {
 
 // Start runs the user's program in a created container.
 func (r *Runtime) Start(id string) error {
+	t0 := time.Now()
+	defer func() { r.Log.Debug("start: done", "id", id, "elapsed", time.Since(t0)) }()
 	st, err := r.Load(id)
 	if err != nil {
 		return err
@@ -97,6 +99,8 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 // Delete removes a stopped (or, with force, any) container: its processes,
 // cgroup and state; then runs the poststop hooks.
 func (r *Runtime) Delete(id string, force bool) error {
+	t0 := time.Now()
+	defer func() { r.Log.Debug("delete: done", "id", id, "elapsed", time.Since(t0)) }()
 	st, err := r.Load(id)
 	if err != nil {
 		if errdefs.IsNotFound(err) && force {

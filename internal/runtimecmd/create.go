@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/spf13/cobra"
@@ -94,7 +95,9 @@ func runCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			sigs := forwardSignals(st.Pid)
+			t0 := time.Now()
 			code := waitPid(st.Pid, term)
+			g.log.Debug("run: container exited", "id", id, "waited", time.Since(t0))
 			signal.Stop(sigs)
 			if !keep {
 				if err := rt.Delete(id, true); err != nil {
