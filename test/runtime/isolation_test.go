@@ -109,13 +109,14 @@ func TestUserNamespace(t *testing.T) {
 	shared := t.TempDir()
 	assert.NilError(t, os.Chmod(shared, 0o777))
 	traversable(t, shared)
-	b := userNSBundle(t, `cat /proc/self/uid_map /proc/self/gid_map; id -u; touch /shared/file && echo created`,
+	b := userNSBundle(t, `cat /proc/self/uid_map /proc/self/gid_map; id -u; touch /shared/file && echo created
+echo x > /dev/null && head -c 2 /dev/zero | wc -c`,
 		withMounts(specs.Mount{Destination: "/shared", Type: "bind", Source: shared, Options: []string{"rbind", "rw"}}))
 
 	res := r.run(b)
 	assert.Equal(t, res.code, 0, res)
 	fields := strings.Fields(res.stdout)
-	assert.Check(t, is.DeepEqual(fields, []string{"0", "100000", "65536", "0", "100000", "65536", "0", "created"}), res)
+	assert.Check(t, is.DeepEqual(fields, []string{"0", "100000", "65536", "0", "100000", "65536", "0", "created", "2"}), res)
 	var st unix.Stat_t
 	assert.NilError(t, unix.Stat(filepath.Join(shared, "file"), &st))
 	assert.Check(t, is.Equal(st.Uid, uint32(userNSHostID)))

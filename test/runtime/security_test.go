@@ -35,6 +35,7 @@ func TestSeccomp(t *testing.T) {
 	tests := []struct {
 		name   string
 		script string
+		user   uint32
 		sc     *specs.LinuxSeccomp
 		want   string
 	}{
@@ -49,6 +50,20 @@ func TestSeccomp(t *testing.T) {
 				},
 			},
 			want: "Seccomp:\t2\nmkdir: can't create directory '/tmp/x': Operation not permitted\nmkdir 1\ntouched\n",
+		},
+		{
+			// Without no_new_privs the filter is loaded while the runtime
+			// still has CAP_SYS_ADMIN, before it switches to the user.
+			name:   "non-root without no_new_privs",
+			script: `id -u; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; mkdir /tmp/x`,
+			user:   1000,
+			sc: &specs.LinuxSeccomp{
+				DefaultAction: specs.ActAllow,
+				Syscalls: []specs.LinuxSyscall{
+					{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno},
+				},
+			},
+			want: "1000\nNoNewPrivs:\t0\nSeccomp:\t2\nmkdir: can't create directory '/tmp/x': Operation not permitted\n",
 		},
 		{
 			name:   "errno value",
@@ -98,6 +113,10 @@ func TestSeccomp(t *testing.T) {
 			r := newRT(t)
 			res := r.run(sh(t, "exec 2>&1; "+tc.script, func(s *specs.Spec) {
 				s.Linux.Seccomp = tc.sc
+				if tc.user != 0 {
+					s.Process.User.UID, s.Process.User.GID = tc.user, tc.user
+					s.Process.NoNewPrivileges = false
+				}
 				withMounts(specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})(s)
 			}))
 			assert.Check(t, is.Equal(res.stdout, tc.want), res)
