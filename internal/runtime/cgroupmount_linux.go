@@ -21,11 +21,6 @@ import (
 // one mount per hierarchy, named like the host's; on v2 dest is the single
 // unified hierarchy.
 func mountCgroup(cfg *initConfig, dest string, flags uintptr) error {
-	// The cgroup filesystem must be mounted from inside the container's
-	// cgroup (and cgroup namespace).
-	if err := cfg.joinCgroup(); err != nil {
-		return err
-	}
 	cgroupns := hasNS(cfg.Spec, specs.CgroupNamespace)
 	flags &^= unix.MS_BIND | unix.MS_REC
 	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {

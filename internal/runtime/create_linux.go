@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,27 +168,17 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if newFlags&unix.CLONE_NEWUSER != 0 {
 		maps = func(pid int) error { return writeIDMaps(pid, spec) }
 	}
-	pid, err := r.handshake(sock, cmd, maps)
+	pid, err := r.handshake(sock, cmd, func() (map[string]string, error) {
+		if err := cgWait(); err != nil {
+			return nil, err
+		}
+		return cg.Paths(), nil
+	}, maps)
 	if err != nil {
 		return nil, err
 	}
-	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
-	// Moving a process between cgroups costs an RCU grace period on cgroup
-	// v1 (milliseconds). init builds the root filesystem meanwhile and asks
-	// for the result (msgCgroup) before it needs to be in the cgroup.
-	joinDone := make(chan error, 1)
-	created := cgWait
-	go func() {
-		err := created()
-		if err == nil {
-			err = cg.AddPid(pid)
-		}
-		r.Log.Debug("create: cgroup joined", "id", opts.ID, "elapsed", time.Since(t0))
-		joinDone <- err
-	}()
-	cgJoin := sync.OnceValue(func() error { return <-joinDone })
 	initPid = pid
-	cgWait = cgJoin
+	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
 	_, startTime, err := procStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init exited early: %w", err)
@@ -214,15 +206,13 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		Process:      spec.Process,
 		NoPivot:      opts.NoPivot,
 		NoNewKeyring: opts.NoNewKeyring,
+		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
 		State:        hookState(st, Creating),
 		PreserveFDs:  opts.PreserveFDs,
 		NewUTS:       newFlags&unix.CLONE_NEWUTS != 0,
 		NewCgroupNS:  newFlags&unix.CLONE_NEWCGROUP != 0,
 	}
-	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console, cgJoin); err != nil {
-		return nil, err
-	}
-	if err := cgJoin(); err != nil {
+	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return nil, err
 	}
 	st.CgroupPaths = cg.Paths()
@@ -289,14 +279,26 @@ func orStd(f, def *os.File) *os.File {
 	return def
 }
 
-// handshake drives nsenter.c. For a new user namespace it answers "R" with
-// "G" once writeMaps has written the id maps. It then reads the PID of the
-// process that becomes the container and reaps the intermediate process.
-func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, writeMaps func(pid int) error) (int, error) {
+// handshake drives nsenter.c: it answers "C" with the cgroup to join
+// (cgroupPaths waits until the cgroup exists); for a new user namespace it
+// answers "R" with "G" once writeMaps has written the id maps. It then reads
+// the PID of the process that becomes the container and reaps the
+// intermediate process.
+func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, cgroupPaths func() (map[string]string, error), writeMaps func(pid int) error) (int, error) {
 	fail := func(err error) (int, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return 0, err
+	}
+	if _, err := sock.readLetter('C'); err != nil {
+		return fail(err)
+	}
+	paths, err := cgroupPaths()
+	if err != nil {
+		return fail(err)
+	}
+	if err := unix.Sendmsg(int(sock.f.Fd()), cgroupMessage(paths), nil, nil, 0); err != nil {
+		return fail(err)
 	}
 	if writeMaps != nil {
 		if _, err := sock.readLetter('R'); err != nil {
@@ -317,9 +319,30 @@ func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, writeMaps func(pid i
 	return pid, nil
 }
 
+// cgroupMessage tells nsenter.c which cgroup to join: the tasks file of
+// each v1 hierarchy ("t:"), and the directory on the v2 hierarchy ("u:"),
+// which the cgroup paths map under the empty key.
+func cgroupMessage(paths map[string]string) []byte {
+	var b strings.Builder
+	b.WriteString("G")
+	seen := map[string]bool{}
+	for key, p := range paths {
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		if key == "" {
+			b.WriteString("u:" + p + "\n")
+		} else {
+			b.WriteString("t:" + filepath.Join(p, "tasks") + "\n")
+		}
+	}
+	return []byte(b.String())
+}
+
 // converse sends init its configuration and serves its requests until it
 // reports ready.
-func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error, cgJoin func() error) error {
+func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error) error {
 	if err := sock.send(message{Type: msgConfig, Config: cfg}); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
@@ -336,14 +359,6 @@ func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleS
 			return errors.New("init exited before the container was created")
 		}
 		switch m.Type {
-		case msgCgroup:
-			if err := cgJoin(); err != nil {
-				sock.send(message{Type: msgError, Error: err.Error()})
-				return err
-			}
-			if err := sock.send(message{Type: msgCgroupDone}); err != nil {
-				return err
-			}
 		case msgHooks:
 			state := hookState(st, Creating)
 			if err := runHooks("prestart", hooks.Prestart, state); err != nil {
@@ -367,6 +382,8 @@ func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleS
 			}
 		case msgReady:
 			return nil
+		case msgLog:
+			r.Log.Debug("init: "+m.Error, "id", cfg.ID)
 		case msgError:
 			return errors.New(m.Error)
 		default:

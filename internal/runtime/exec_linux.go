@@ -6,7 +6,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // ExecOpts are the options of `exec`.
@@ -63,12 +62,8 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("start exec: %w", err)
 	}
-	pid, err := r.handshake(sock, cmd, nil)
+	pid, err := r.handshake(sock, cmd, func() (map[string]string, error) { return cg.Paths(), nil }, nil)
 	if err != nil {
-		return 0, err
-	}
-	if err := cg.AddPid(pid); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
 		return 0, err
 	}
 	cfg := &initConfig{
@@ -79,7 +74,7 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 		Process:     p,
 		PreserveFDs: opts.PreserveFDs,
 	}
-	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console, nil); err != nil {
+	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return 0, err
 	}
 	if opts.PidFile != "" {

@@ -6,6 +6,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +18,7 @@ import (
 // attributes, and execve(2) keeps those of the calling thread, so all of
 // init's work happens on one locked OS thread.
 func InitMain() {
+	mainEntered = time.Now()
 	goruntime.LockOSThread()
 	fd, err := strconv.Atoi(os.Getenv("_BERTH_SYNCFD"))
 	if err != nil {
@@ -44,6 +46,8 @@ func InitMain() {
 	os.Exit(1)
 }
 
+var mainEntered time.Time
+
 func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 	m, _, ok, err := sock.recv()
 	if err != nil {
@@ -53,7 +57,15 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 		return errors.New("init: no configuration received")
 	}
 	cfg := m.Config
-	cfg.sock = sock
+	if cfg.NewCgroupNS {
+		// nsenter.c put this process in the container's cgroup before it
+		// forked; the namespace made now is rooted there. Namespaces are
+		// per-thread: this locked thread is the one that mounts the cgroup
+		// filesystem and executes the program.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
 	if cfg.Exec {
 		if err := setupTerminal(sock, cfg.Process, false); err != nil {
 			return err
@@ -89,12 +101,21 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 // filesystem, hooks, hostname, sysctls, limits and the terminal.
 func buildContainer(sock syncSocket, cfg *initConfig) error {
 	s := cfg.Spec
+	t0 := time.Now()
+	trace := func(what string) {
+		if cfg.Debug {
+			sock.send(message{Type: msgLog, Error: fmt.Sprintf("%s after %v", what, time.Since(t0))})
+		}
+	}
+	trace("config received")
+	if cfg.Debug {
+		sock.send(message{Type: msgLog, Error: fmt.Sprintf("main entered at %s, config at %s", mainEntered.Format("15:04:05.000000"), t0.Format("15:04:05.000000"))})
+	}
 	if err := prepareRootfs(cfg); err != nil {
 		return err
 	}
-	if err := cfg.joinCgroup(); err != nil {
-		return err
-	}
+	trace("rootfs prepared")
+	defer trace("container built")
 	if h := hooksOf(s); len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 {
 		if err := sock.send(message{Type: msgHooks}); err != nil {
 			return err
@@ -110,9 +131,11 @@ func buildContainer(sock syncSocket, cfg *initConfig) error {
 	if err := runHooks("createContainer", hooksOf(s).CreateContainer, cfg.State); err != nil {
 		return err
 	}
+	trace("hooks run")
 	if err := enterRootfs(cfg); err != nil {
 		return err
 	}
+	trace("root pivoted")
 	if err := setupTerminal(sock, cfg.Process, true); err != nil {
 		return err
 	}
@@ -140,33 +163,6 @@ func buildContainer(sock syncSocket, cfg *initConfig) error {
 	if s.Process.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
 			return fmt.Errorf("set oom_score_adj to %d: %w (the host refuses it)", *s.Process.OOMScoreAdj, err)
-		}
-	}
-	return nil
-}
-
-// joinCgroup waits until the runtime has moved this process into the
-// container's cgroup, then makes the cgroup namespace (rooted there) if the
-// spec asks for one. Namespaces are per-thread: this locked thread is the
-// one that mounts the cgroup filesystem and executes the program.
-func (cfg *initConfig) joinCgroup() error {
-	if cfg.cgroupJoined {
-		return nil
-	}
-	if err := cfg.sock.send(message{Type: msgCgroup}); err != nil {
-		return err
-	}
-	m, _, ok, err := cfg.sock.recv()
-	if err != nil {
-		return err
-	}
-	if !ok || m.Type != msgCgroupDone {
-		return errors.New("init: the runtime could not place the container in its cgroup")
-	}
-	cfg.cgroupJoined = true
-	if cfg.NewCgroupNS {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
 	}
 	return nil

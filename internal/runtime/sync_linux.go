@@ -15,14 +15,13 @@ import (
 // write is one message. The C constructor sends the single-letter messages
 // "R", "P<pid>" and "E<error>"; after that both sides exchange JSON messages.
 const (
-	msgConfig     = "config"      // runtime → init: initConfig
-	msgCgroup     = "cgroup"      // init → runtime: wait until I am in the container's cgroup
-	msgCgroupDone = "cgroup-done" // runtime → init
-	msgHooks      = "hooks"       // init → runtime: run prestart and createRuntime hooks now
-	msgHooksDone  = "hooks-done"  // runtime → init
-	msgPty        = "pty"         // init → runtime, carries the pty master as SCM_RIGHTS
-	msgReady      = "ready"       // init → runtime: created, waiting for start
-	msgError      = "error"       // either way
+	msgConfig    = "config"     // runtime → init: initConfig
+	msgHooks     = "hooks"      // init → runtime: run prestart and createRuntime hooks now
+	msgHooksDone = "hooks-done" // runtime → init
+	msgPty       = "pty"        // init → runtime, carries the pty master as SCM_RIGHTS
+	msgReady     = "ready"      // init → runtime: created, waiting for start
+	msgError     = "error"      // either way
+	msgLog       = "log"        // init → runtime: a debug line (in Error)
 )
 
 type message struct {
@@ -44,14 +43,13 @@ type initConfig struct {
 	State       []byte         `json:"state,omitempty"` // hook input for createContainer/startContainer
 	PreserveFDs int            `json:"preserveFds,omitempty"`
 	NewUTS      bool           `json:"newUTS,omitempty"`
-	// NewCgroupNS asks init to unshare its cgroup namespace once it is in
-	// the container's cgroup.
+	// NewCgroupNS asks init to unshare its cgroup namespace.
 	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
 	// NoNewKeyring keeps the caller's session keyring (--no-new-keyring).
 	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 
-	sock         syncSocket // init's side of the sync socket
-	cgroupJoined bool
+	// Debug makes init report the time of its steps.
+	Debug bool `json:"debug,omitempty"`
 }
 
 type syncSocket struct{ f *os.File }

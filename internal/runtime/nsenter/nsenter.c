@@ -6,20 +6,28 @@
  * every namespace change that berth's init needs is done here, in a C
  * constructor, while the process is still single-threaded:
  *
- *   1. join the namespaces listed in _BERTH_NSJOIN ("user=/proc/1/ns/user;net=...");
+ *   1. join the container's cgroup: say "C" and read "G" followed by lines
+ *      "t:<v1 tasks file>" and "u:<v2 cgroup directory>". Writing "0" to a v1
+ *      tasks file moves the calling thread, which is the whole process while
+ *      it has one thread, and unlike writing a PID to cgroup.procs it does not
+ *      take the kernel's global threadgroup lock, whose first write after a
+ *      quiet spell waits for an RCU grace period (milliseconds). The v2
+ *      directory is opened here and used by clone3(CLONE_INTO_CGROUP) below,
+ *      which is cheap for the same reason. This comes first because joining
+ *      a mount namespace hides the host's cgroup filesystem;
+ *   2. join the namespaces listed in _BERTH_NSJOIN ("user=/proc/1/ns/user;net=...");
  *      the user namespace first, so that the others are joined with the
  *      capabilities it grants (see setns(2));
- *   2. unshare(CLONE_NEWUSER) if asked, then tell the parent "R" and wait for
+ *   3. unshare(CLONE_NEWUSER) if asked, then tell the parent "R" and wait for
  *      "G": meanwhile the parent writes our uid/gid maps, so that we can
  *      become the namespace's root and the namespaces made next belong to it;
- *   3. unshare(2) the remaining new namespaces, except the cgroup namespace:
- *      the container's process makes that itself once the parent has moved
- *      it into the container's cgroup, so that the cgroup is its root;
- *   4. fork(2): a new or joined PID namespace only applies to children, so the
- *      child is the process that becomes the container (PID 1 in a new PID
- *      namespace). The child returns into the Go runtime; this process reports
- *      the child's PID to the parent ("P<pid>") and exits. The parent moves the
- *      child into its cgroup while the child's Go runtime starts.
+ *   4. unshare(2) the remaining new namespaces, except the cgroup namespace,
+ *      which init makes itself (on the thread that will exec the program);
+ *   5. fork (clone3, into the v2 cgroup if there is one): a new or joined PID
+ *      namespace only applies to children, so the child is the process that
+ *      becomes the container (PID 1 in a new PID namespace). The child returns
+ *      into the Go runtime; this process reports the child's PID to the
+ *      parent ("P<pid>") and exits.
  *
  * Errors are reported as "E<message>" on the sync socket. Without
  * _BERTH_SYNCFD in the environment the constructor does nothing, so the
@@ -29,14 +37,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/sched.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -143,12 +158,62 @@ static void sync_wait(char want)
 	}
 }
 
+/* join_cgroup does step 1 and returns the v2 cgroup directory fd, or -1. */
+static int join_cgroup(void)
+{
+	static char buf[65536];
+	char *line, *save = NULL;
+	ssize_t n;
+	int v2 = -1;
+
+	if (write(syncfd, "C", 1) != 1)
+		bail("nsenter: write to parent");
+	do {
+		n = read(syncfd, buf, sizeof(buf) - 1);
+	} while (n < 0 && errno == EINTR);
+	if (n < 1 || buf[0] != 'G') {
+		errno = EPROTO;
+		bail("nsenter: no cgroup from parent");
+	}
+	buf[n] = '\0';
+	for (line = strtok_r(buf + 1, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "t:", 2)) {
+			int fd = open(line + 2, O_WRONLY | O_CLOEXEC);
+			if (fd < 0)
+				bail("open %s", line + 2);
+			if (write(fd, "0", 1) != 1)
+				bail("join cgroup through %s", line + 2);
+			close(fd);
+		} else if (!strncmp(line, "u:", 2)) {
+			v2 = open(line + 2, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (v2 < 0)
+				bail("open cgroup %s", line + 2);
+		}
+	}
+	return v2;
+}
+
+/* spawn forks, into the v2 cgroup behind cgfd when there is one. */
+static pid_t spawn(int cgfd)
+{
+	struct clone_args args;
+
+	if (cgfd < 0)
+		return fork();
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (unsigned long long)cgfd;
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
 __attribute__((constructor)) static void berth_nsenter(void)
 {
 	const char *fdenv, *join, *newenv;
 	unsigned long newflags = 0;
 	char msg[32];
 	pid_t child;
+	int cgfd;
 
 	fdenv = getenv("_BERTH_SYNCFD");
 	if (!fdenv || !*fdenv)
@@ -159,6 +224,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	if (newenv)
 		newflags = strtoul(newenv, NULL, 10);
 
+	cgfd = join_cgroup();
 	if (join && *join)
 		join_namespaces(join);
 
@@ -182,7 +248,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	if (newflags && unshare((int)newflags) < 0)
 		bail("unshare namespaces %#lx", newflags);
 
-	child = fork();
+	child = spawn(cgfd);
 	if (child < 0)
 		bail("fork into the new namespaces");
 	if (child == 0) {
