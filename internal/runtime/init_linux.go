@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"encoding/json"
+
 	"errors"
 	"fmt"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	goruntime "runtime"
 	"strconv"
@@ -91,7 +94,7 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 	listener.Close()
 	conn := syncSocket{os.NewFile(uintptr(nfd), "start")}
 	*report = conn
-	if err := runHooks("startContainer", hooksOf(cfg.Spec).StartContainer, cfg.State); err != nil {
+	if err := runHooks("startContainer", hooksOf(cfg.Spec).StartContainer, withStatus(cfg.State, Created)); err != nil {
 		return err
 	}
 	return execProcess(cfg, cfg.Process)
@@ -166,4 +169,18 @@ func buildContainer(sock syncSocket, cfg *initConfig) error {
 		}
 	}
 	return nil
+}
+
+// withStatus returns a hook state document with another status.
+func withStatus(state []byte, status Status) []byte {
+	var st specs.State
+	if err := json.Unmarshal(state, &st); err != nil {
+		return state
+	}
+	st.Status = specs.ContainerState(status)
+	data, err := json.Marshal(st)
+	if err != nil {
+		return state
+	}
+	return data
 }

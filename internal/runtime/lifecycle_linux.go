@@ -93,6 +93,12 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	if err := unix.Kill(st.Pid, sig); err != nil {
 		return fmt.Errorf("kill container %s: %w", id, err)
 	}
+	if sig == unix.SIGKILL && st.Status == Paused {
+		// A frozen process only dies once thawed.
+		if cg, err := st.cgroup(); err == nil {
+			cg.Thaw()
+		}
+	}
 	return nil
 }
 
@@ -223,7 +229,12 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	if err := cg.Set(res); err != nil {
+	live := res
+	if len(res.Devices) > 0 {
+		// Device rules replace the ones in force: keep the defaults.
+		live = withDefaultDevices(res)
+	}
+	if err := cg.Set(live); err != nil {
 		return fmt.Errorf("update container %s: %w", id, err)
 	}
 	spec, err := r.Spec(st)

@@ -76,6 +76,11 @@ func ValidateSpec(s *specs.Spec) error {
 	if s.Hostname != "" && !hasNewNS(s, specs.UTSNamespace) {
 		return bad("hostname requires a new uts namespace")
 	}
+	for k := range s.Linux.Sysctl {
+		if err := validateSysctl(s, k); err != nil {
+			return bad("%v", err)
+		}
+	}
 	return nil
 }
 
