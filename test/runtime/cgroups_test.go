@@ -272,3 +272,31 @@ echo x >/dev/null && echo null ok`, func(s *specs.Spec) {
 		})
 	}
 }
+
+// TestUpdateKeepsDefaultDevices updates a container whose spec denies all
+// devices (the default spec): the devices the runtime always allows (null,
+// zero, ...) must stay usable, as they do with runc.
+func TestUpdateKeepsDefaultDevices(t *testing.T) {
+	r := newRT(t)
+	id := r.started(sh(t, `sleep 1000`, withResources(func(r *specs.LinuxResources) {
+		r.Memory = &specs.LinuxMemory{Limit: ptr(int64(16 << 20))}
+	})))
+	script := "echo x > /dev/null && head -c 3 /dev/zero | wc -c"
+	res := r.exec(id, "sh", "-c", script)
+	assert.Assert(t, is.Equal(res.stdout, "3\n"), res)
+
+	r.ok("update", "--memory", "32m", id)
+	res = r.exec(id, "sh", "-c", script)
+	assert.Check(t, is.Equal(res.stdout, "3\n"), res)
+}
+
+// TestKillPaused sends SIGKILL to a paused container's init. On cgroup v1
+// a frozen process only dies once thawed, so the runtime thaws the cgroup
+// after sending SIGKILL, as runc does; the container then stops.
+func TestKillPaused(t *testing.T) {
+	r := newRT(t)
+	id := r.started(sh(t, `sleep 1000`))
+	r.ok("pause", id)
+	r.ok("kill", id, "KILL")
+	r.waitStatus(id, "stopped")
+}

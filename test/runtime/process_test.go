@@ -386,3 +386,57 @@ func TestTerminal(t *testing.T) {
 	assert.Equal(t, res.code, 0, res)
 	assert.Check(t, is.Equal(output(), "/dev/pts/0\nstdio-is-tty\n30 100\nc\n"))
 }
+
+// TestSysctlOutsideNamespace asks for sysctls that the container's
+// namespaces do not isolate: writing them would change the host. The
+// runtime must refuse them, as runc does ("sysctl ... is not in a separate
+// kernel namespace"). Each sysctl is set to the host's current value, so
+// that a runtime that wrongly writes it changes nothing.
+func TestSysctlOutsideNamespace(t *testing.T) {
+	tests := []struct {
+		name   string
+		key    string
+		mutate func(*specs.Spec)
+	}{
+		{name: "not namespaced", key: "vm.overcommit_ratio"},
+		{name: "ipc without ipc namespace", key: "kernel.msgmax", mutate: withoutNamespace(specs.IPCNamespace)},
+		{name: "net without network namespace", key: "net.ipv4.ip_forward", mutate: withoutNamespace(specs.NetworkNamespace)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRT(t)
+			path := filepath.Join("/proc/sys", strings.ReplaceAll(tc.key, ".", "/"))
+			data, err := os.ReadFile(path)
+			assert.NilError(t, err)
+			host := strings.TrimSpace(string(data))
+			mounts := hostMounts(t)
+			b := sh(t, `echo the program ran`, func(s *specs.Spec) {
+				s.Linux.Sysctl = map[string]string{tc.key: host}
+				if tc.mutate != nil {
+					tc.mutate(s)
+				}
+			})
+			id := containerID(t)
+			res := r.cmd("", "create", "--bundle", b, id)
+			assertOneLineError(t, res, tc.key)
+			r.assertNoLeftovers(id, readSpec(t, b).Linux.CgroupsPath, mounts)
+			data, err = os.ReadFile(path)
+			assert.NilError(t, err)
+			assert.Check(t, is.Equal(strings.TrimSpace(string(data)), host))
+		})
+	}
+}
+
+// withoutNamespace removes a namespace from the spec: the container shares
+// the host's.
+func withoutNamespace(typ specs.LinuxNamespaceType) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		var keep []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != typ {
+				keep = append(keep, ns)
+			}
+		}
+		s.Linux.Namespaces = keep
+	}
+}
