@@ -113,7 +113,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	var cg *cgroup.Manager
 	cgDone := make(chan error, 1)
 	go func() {
-		m, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, withDefaultDevices(spec.Linux.Resources))
+		m, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, withoutPids(withDefaultDevices(spec.Linux.Resources)))
 		if err == nil {
 			cg = m
 			err = m.Create()
@@ -213,6 +213,17 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		NewCgroupNS:  newFlags&unix.CLONE_NEWCGROUP != 0,
 	}
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
+		return nil, err
+	}
+	// init is ready, with all the threads it will have: only now are the
+	// pids limit and the rlimits set, so that they bind the container's
+	// program and not the runtime's own start-up (as in runc).
+	if res := spec.Linux.Resources; res != nil && res.Pids != nil {
+		if err := cg.Set(&specs.LinuxResources{Pids: res.Pids}); err != nil {
+			return nil, err
+		}
+	}
+	if err := setRlimits(pid, spec.Process.Rlimits); err != nil {
 		return nil, err
 	}
 	st.CgroupPaths = cg.Paths()

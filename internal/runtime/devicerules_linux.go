@@ -42,3 +42,11 @@ func withDefaultDevices(res *specs.LinuxResources) *specs.LinuxResources {
 	out.Devices = append(append([]specs.LinuxDeviceCgroup{}, out.Devices...), allowedDevices...)
 	return out
 }
+
+// withoutPids returns a copy of res without the pids limit, which is set
+// once init is ready.
+func withoutPids(res *specs.LinuxResources) *specs.LinuxResources {
+	c := *res
+	c.Pids = nil
+	return &c
+}

@@ -40,6 +40,9 @@ func runHook(h specs.Hook, state []byte) error {
 		cmd.Env = []string{}
 	}
 	cmd.Stdin = bytes.NewReader(state)
+	// A hook whose children keep its output open must not hold the
+	// runtime past its timeout.
+	cmd.WaitDelay = time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

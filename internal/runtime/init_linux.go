@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"encoding/json"
+	"path/filepath"
+	"strings"
 
 	"errors"
 	"fmt"
@@ -77,6 +79,15 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 	}
 	if err := buildContainer(sock, cfg); err != nil {
 		return err
+	}
+	// A program that cannot be found fails create, not start. (A relative
+	// path with a slash depends on the working directory: that waits.)
+	if name := cfg.Process.Args[0]; !strings.Contains(name, "/") || filepath.IsAbs(name) {
+		path, err := lookPath(name, cfg.Process.Env)
+		if err != nil {
+			return err
+		}
+		cfg.Path = path
 	}
 	if err := sock.send(message{Type: msgReady}); err != nil {
 		return err

@@ -27,12 +27,10 @@ var rlimitNames = map[string]int{
 // limits, working directory, identity, capabilities, no_new_privs,
 // seccomp, then execve(2). It only returns on failure.
 func execProcess(cfg *initConfig, p *specs.Process) error {
-	for _, r := range p.Rlimits {
-		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, rlimitNames[r.Type], &lim, nil); err != nil {
-			var cur unix.Rlimit
-			unix.Prlimit(0, rlimitNames[r.Type], nil, &cur)
-			return fmt.Errorf("set %s to %d:%d: %w (the host's hard limit is %d)", r.Type, r.Soft, r.Hard, err, cur.Max)
+	if cfg.Exec {
+		// A container's init gets its rlimits from the runtime at create.
+		if err := setRlimits(0, p.Rlimits); err != nil {
+			return err
 		}
 	}
 	if err := setPersonality(cfg.Spec); err != nil {
@@ -58,9 +56,12 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("chdir to cwd (%q) set in config.json: %w", p.Cwd, err)
 	}
-	path, err := lookPath(p.Args[0], env)
-	if err != nil {
-		return err
+	path := cfg.Path
+	if path == "" {
+		var err error
+		if path, err = lookPath(p.Args[0], env); err != nil {
+			return err
+		}
 	}
 	caps, err := newCapabilities(p.Capabilities)
 	if err != nil {
@@ -237,6 +238,22 @@ func setIOPriority(p *specs.LinuxIOPriority) error {
 	const whoProcess = 1
 	if _, _, e := unix.RawSyscall(unix.SYS_IOPRIO_SET, whoProcess, 0, class<<13|uintptr(p.Priority)); e != 0 {
 		return fmt.Errorf("ioprio_set %s %d: %w", p.Class, p.Priority, e)
+	}
+	return nil
+}
+
+// setRlimits applies the process's rlimits to pid (0: the caller) with
+// prlimit(2). Raising a hard limit above the runtime's own needs
+// CAP_SYS_RESOURCE, which the host may withhold: that is an error naming
+// the host's limit.
+func setRlimits(pid int, rlimits []specs.POSIXRlimit) error {
+	for _, r := range rlimits {
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Prlimit(pid, rlimitNames[r.Type], &lim, nil); err != nil {
+			var cur unix.Rlimit
+			unix.Prlimit(0, rlimitNames[r.Type], nil, &cur)
+			return fmt.Errorf("set %s to %d:%d: %w (the host's hard limit is %d)", r.Type, r.Soft, r.Hard, err, cur.Max)
+		}
 	}
 	return nil
 }

@@ -43,6 +43,8 @@ type initConfig struct {
 	State       []byte         `json:"state,omitempty"` // hook input for createContainer/startContainer
 	PreserveFDs int            `json:"preserveFds,omitempty"`
 	NewUTS      bool           `json:"newUTS,omitempty"`
+	// Path is the program, found in the container at create.
+	Path string `json:"-"`
 	// NewCgroupNS asks init to unshare its cgroup namespace.
 	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
 	// NoNewKeyring keeps the caller's session keyring (--no-new-keyring).

@@ -158,8 +158,11 @@ static void sync_wait(char want)
 	}
 }
 
-/* join_cgroup does step 1 and returns the v2 cgroup directory fd, or -1. */
-static int join_cgroup(void)
+/* join_cgroup does step 1 and returns the v2 cgroup directory fd, or -1.
+ * With a new user namespace (userns set) the fork happens without the
+ * privileges needed to write the v2 cgroup, so this process joins it
+ * through cgroup.procs now, paying for the kernel's lock. */
+static int join_cgroup(int userns)
 {
 	static char buf[65536];
 	char *line, *save = NULL;
@@ -183,6 +186,16 @@ static int join_cgroup(void)
 				bail("open %s", line + 2);
 			if (write(fd, "0", 1) != 1)
 				bail("join cgroup through %s", line + 2);
+			close(fd);
+		} else if (!strncmp(line, "u:", 2) && userns) {
+			char procs[4200];
+			int fd;
+			snprintf(procs, sizeof(procs), "%s/cgroup.procs", line + 2);
+			fd = open(procs, O_WRONLY | O_CLOEXEC);
+			if (fd < 0)
+				bail("open %s", procs);
+			if (write(fd, "0", 1) != 1)
+				bail("join cgroup through %s", procs);
 			close(fd);
 		} else if (!strncmp(line, "u:", 2)) {
 			v2 = open(line + 2, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -224,7 +237,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	if (newenv)
 		newflags = strtoul(newenv, NULL, 10);
 
-	cgfd = join_cgroup();
+	cgfd = join_cgroup((newflags & CLONE_NEWUSER) != 0);
 	if (join && *join)
 		join_namespaces(join);
 
