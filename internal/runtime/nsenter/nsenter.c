@@ -226,7 +226,8 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	unsigned long newflags = 0;
 	char msg[32];
 	pid_t child;
-	int cgfd;
+	int cgfd, early;
+	unsigned long rest;
 
 	fdenv = getenv("_BERTH_SYNCFD");
 	if (!fdenv || !*fdenv)
@@ -237,6 +238,16 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	if (newenv)
 		newflags = strtoul(newenv, NULL, 10);
 
+	/* With nothing to join and no user namespace, the new namespaces can
+	 * be made first, while the parent is still making the cgroup: the
+	 * new mount namespace is a copy and still shows the host's cgroup
+	 * filesystem. Otherwise the cgroup comes first (see step 1). */
+	early = !(join && *join) && !(newflags & CLONE_NEWUSER);
+	if (early) {
+		rest = newflags & ~(unsigned long)CLONE_NEWCGROUP;
+		if (rest && unshare((int)rest) < 0)
+			bail("unshare namespaces %#lx", rest);
+	}
 	cgfd = join_cgroup((newflags & CLONE_NEWUSER) != 0);
 	if (join && *join)
 		join_namespaces(join);
@@ -258,7 +269,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 			bail("setresuid to the user namespace's root");
 	}
 	newflags &= ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP);
-	if (newflags && unshare((int)newflags) < 0)
+	if (!early && newflags && unshare((int)newflags) < 0)
 		bail("unshare namespaces %#lx", newflags);
 
 	child = spawn(cgfd);
