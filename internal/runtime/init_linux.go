@@ -51,6 +51,7 @@ func InitMain() {
 	os.Exit(1)
 }
 
+// mainEntered is when init's main started, for --debug timings.
 var mainEntered time.Time
 
 func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
@@ -115,16 +116,14 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 // filesystem, hooks, hostname, sysctls, limits and the terminal.
 func buildContainer(sock syncSocket, cfg *initConfig) error {
 	s := cfg.Spec
-	t0 := time.Now()
+	// With --debug the runtime logs how long init's steps take, counted
+	// from the start of init's main (after the Go runtime started).
 	trace := func(what string) {
 		if cfg.Debug {
-			sock.send(message{Type: msgLog, Error: fmt.Sprintf("%s after %v", what, time.Since(t0))})
+			sock.send(message{Type: msgLog, Error: fmt.Sprintf("%s after %v", what, time.Since(mainEntered))})
 		}
 	}
-	trace("config received")
-	if cfg.Debug {
-		sock.send(message{Type: msgLog, Error: fmt.Sprintf("main entered at %s, config at %s", mainEntered.Format("15:04:05.000000"), t0.Format("15:04:05.000000"))})
-	}
+	trace("config decoded")
 	if err := prepareRootfs(cfg); err != nil {
 		return err
 	}

@@ -66,9 +66,18 @@ func newSocketPair() (parent, child *os.File, err error) {
 
 // readRaw reads one message; io.EOF-like empty reads give ("", nil, nil) with ok false.
 func (s syncSocket) readRaw() ([]byte, []int, bool, error) {
-	buf := make([]byte, 1<<20)
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
+		// Peek at the message's length first: a large buffer allocated
+		// for every message costs page faults on each container start.
+		size, _, err := unix.Recvfrom(int(s.f.Fd()), nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, nil, false, err
+		}
+		buf := make([]byte, max(size, 1))
 		n, oobn, _, _, err := unix.Recvmsg(int(s.f.Fd()), buf, oob, 0)
 		if err == unix.EINTR {
 			continue
