@@ -110,7 +110,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 	st, err := r.Load(id)
 	if err != nil {
 		if errdefs.IsNotFound(err) && force {
-			return nil
+			// A create that was killed before it saved the state leaves
+			// a directory without state.json: nothing else is known of it.
+			return os.RemoveAll(r.dir(id))
 		}
 		return err
 	}

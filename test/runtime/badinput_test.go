@@ -222,3 +222,13 @@ func TestLifecycleErrors(t *testing.T) {
 	assert.Check(t, is.Contains(r.ok("state", stopped), `"status": "stopped"`))
 	r.ok("delete", stopped)
 }
+
+// TestDeleteForceOrphanDir removes a state directory that a create killed
+// before it saved its state left behind.
+func TestDeleteForceOrphanDir(t *testing.T) {
+	r := newRT(t)
+	assert.NilError(t, os.Mkdir(filepath.Join(r.root, "orphan"), 0o711))
+	r.ok("delete", "--force", "orphan")
+	_, err := os.Stat(filepath.Join(r.root, "orphan"))
+	assert.Assert(t, os.IsNotExist(err))
+}
