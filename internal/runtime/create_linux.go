@@ -196,7 +196,13 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		Version:     stateVersion,
 		StartTime:   startTime,
 		Hooks:       spec.Hooks,
+		CgroupPaths: cg.Paths(),
 		spec:        spec,
+	}
+	// Record the process and cgroup at once, so that if this create is
+	// killed from here on, `delete --force` still finds what to remove.
+	if err := r.saveState(st); err != nil {
+		return nil, err
 	}
 	cfg := &initConfig{
 		ID:           opts.ID,
@@ -226,7 +232,6 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err := setRlimits(pid, spec.Process.Rlimits); err != nil {
 		return nil, err
 	}
-	st.CgroupPaths = cg.Paths()
 	r.Log.Debug("create: init ready", "id", opts.ID, "elapsed", time.Since(t0))
 	// Save the state before the pid file: whoever watches the pid file may
 	// ask for the state as soon as it appears.
