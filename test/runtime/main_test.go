@@ -329,4 +329,3 @@ func withUserNS(s *specs.Spec) {
 	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: userNSHostID, Size: 65536}}
 	s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
 }
-
