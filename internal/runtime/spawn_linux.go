@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file is the runtime's side of starting `berth init`: the command,
+// the handshake with nsenter.c and the conversation with init's Go side.
+
+// initCommand prepares `berth init`, executed from the sealed binary. Its
+// extra files are the caller's preserved fds (3 .. 3+preserve-1), then the
+// sync socket, then (for create) the start listener.
+func initCommand(join string, newFlags int, stdio IO, preserve int, child, listener *os.File) (*exec.Cmd, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, fmt.Errorf("seal berth binary: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Args: []string{"berth", "init"},
+		Env: []string{
+			"_BERTH_SYNCFD=" + strconv.Itoa(3+preserve),
+			"_BERTH_NSJOIN=" + join,
+			"_BERTH_NSNEW=" + strconv.Itoa(newFlags),
+		},
+		Stdin:  orStd(stdio.Stdin, os.Stdin),
+		Stdout: orStd(stdio.Stdout, os.Stdout),
+		Stderr: orStd(stdio.Stderr, os.Stderr),
+	}
+	for i := 0; i < preserve; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+	if listener != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, listener)
+		cmd.Env = append(cmd.Env, "_BERTH_LISTENFD="+strconv.Itoa(4+preserve))
+	}
+	// The sealed binary is executed by its number in the child. It goes
+	// last among the child's files: in the parent it may have any number,
+	// including one that the child's dup2 of the files above overwrites.
+	exeFD := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, exe)
+	cmd.Path = "/proc/self/fd/" + strconv.Itoa(exeFD)
+	cmd.Env = append(cmd.Env, "_BERTH_EXEFD="+strconv.Itoa(exeFD))
+	return cmd, nil
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+// handshake drives nsenter.c: it answers "C" with the cgroup to join
+// (cgroupPaths waits until the cgroup exists); for a new user namespace it
+// answers "R" with "G" once writeMaps has written the id maps. It then reads
+// the PID of the process that becomes the container and reaps the
+// intermediate process.
+func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, cgroupPaths func() (map[string]string, error), writeMaps func(pid int) error) (int, error) {
+	fail := func(err error) (int, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 0, err
+	}
+	if _, err := sock.readLetter('C'); err != nil {
+		return fail(err)
+	}
+	paths, err := cgroupPaths()
+	if err != nil {
+		return fail(err)
+	}
+	if err := unix.Sendmsg(int(sock.f.Fd()), cgroupMessage(paths), nil, nil, 0); err != nil {
+		return fail(err)
+	}
+	if writeMaps != nil {
+		if _, err := sock.readLetter('R'); err != nil {
+			return fail(err)
+		}
+		if err := writeMaps(cmd.Process.Pid); err != nil {
+			return fail(err)
+		}
+		if err := unix.Sendmsg(int(sock.f.Fd()), []byte("G"), nil, nil, 0); err != nil {
+			return fail(err)
+		}
+	}
+	pid, err := sock.readPid()
+	if err != nil {
+		return fail(err)
+	}
+	cmd.Wait()
+	return pid, nil
+}
+
+// cgroupMessage tells nsenter.c which cgroup to join: the tasks file of
+// each v1 hierarchy ("t:"), and the directory on the v2 hierarchy ("u:"),
+// which the cgroup paths map under the empty key.
+func cgroupMessage(paths map[string]string) []byte {
+	var b strings.Builder
+	b.WriteString("G")
+	seen := map[string]bool{}
+	for key, p := range paths {
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		if key == "" {
+			b.WriteString("u:" + p + "\n")
+		} else {
+			b.WriteString("t:" + filepath.Join(p, "tasks") + "\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+// converse sends init its configuration and serves its requests until it
+// reports ready.
+func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error) error {
+	if err := sock.send(message{Type: msgConfig, Config: cfg}); err != nil {
+		return fmt.Errorf("send config to init: %w", err)
+	}
+	hooks := hooksOf(cfg.Spec)
+	for {
+		m, fds, ok, err := sock.recv()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if cfg.Exec {
+				return nil // the process was executed
+			}
+			return errors.New("init exited before the container was created")
+		}
+		switch m.Type {
+		case msgHooks:
+			state := hookState(st, Creating)
+			if err := runHooks("prestart", hooks.Prestart, state); err != nil {
+				sock.send(message{Type: msgError, Error: err.Error()})
+				return err
+			}
+			if err := runHooks("createRuntime", hooks.CreateRuntime, state); err != nil {
+				sock.send(message{Type: msgError, Error: err.Error()})
+				return err
+			}
+			if err := sock.send(message{Type: msgHooksDone}); err != nil {
+				return err
+			}
+		case msgPty:
+			if len(fds) != 1 {
+				return errors.New("init sent no pty")
+			}
+			master := os.NewFile(uintptr(fds[0]), "pty-master")
+			if err := passConsole(master, consoleSocket, console); err != nil {
+				return err
+			}
+		case msgReady:
+			return nil
+		case msgLog:
+			r.Log.Debug("init: "+m.Error, "id", cfg.ID)
+		case msgError:
+			return errors.New(m.Error)
+		default:
+			return fmt.Errorf("unexpected message %q from init", m.Type)
+		}
+	}
+}
+
