@@ -150,7 +150,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	defer parent.Close()
 	sock := syncSocket{parent}
 
-	cmd, err := initCommand(join, newFlags, opts.IO, opts.PreserveFDs, child, listener)
+	cmd, err := initCommand(join, newFlags, opts.IO, opts.PreserveFDs, child, listener, spec.Linux.TimeOffsets)
 	if err != nil {
 		child.Close()
 		return nil, err

@@ -52,7 +52,7 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	}
 	defer parent.Close()
 	sock := syncSocket{parent}
-	cmd, err := initCommand(execJoin(st.Pid), 0, opts.IO, opts.PreserveFDs, child, nil)
+	cmd, err := initCommand(execJoin(st.Pid), 0, opts.IO, opts.PreserveFDs, child, nil, nil)
 	if err != nil {
 		child.Close()
 		return 0, err

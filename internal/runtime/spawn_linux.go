@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +19,7 @@ import (
 // initCommand prepares `berth init`, executed from the sealed binary. Its
 // extra files are the caller's preserved fds (3 .. 3+preserve-1), then the
 // sync socket, then (for create) the start listener.
-func initCommand(join string, newFlags int, stdio IO, preserve int, child, listener *os.File) (*exec.Cmd, error) {
+func initCommand(join string, newFlags int, stdio IO, preserve int, child, listener *os.File, timeOffsets map[string]specs.LinuxTimeOffset) (*exec.Cmd, error) {
 	exe, err := sealedExe()
 	if err != nil {
 		return nil, fmt.Errorf("seal berth binary: %w", err)
@@ -29,6 +30,7 @@ func initCommand(join string, newFlags int, stdio IO, preserve int, child, liste
 			"_BERTH_SYNCFD=" + strconv.Itoa(3+preserve),
 			"_BERTH_NSJOIN=" + join,
 			"_BERTH_NSNEW=" + strconv.Itoa(newFlags),
+			"_BERTH_TIMENS=" + timensOffsets(timeOffsets),
 		},
 		Stdin:  orStd(stdio.Stdin, os.Stdin),
 		Stdout: orStd(stdio.Stdout, os.Stdout),
@@ -172,3 +174,11 @@ func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleS
 	}
 }
 
+// timensOffsets formats the spec's time offsets for /proc/self/timens_offsets.
+func timensOffsets(offsets map[string]specs.LinuxTimeOffset) string {
+	var b strings.Builder
+	for clock, o := range offsets {
+		fmt.Fprintf(&b, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
+	}
+	return b.String()
+}

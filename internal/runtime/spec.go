@@ -76,6 +76,14 @@ func ValidateSpec(s *specs.Spec) error {
 	if s.Hostname != "" && !hasNewNS(s, specs.UTSNamespace) {
 		return bad("hostname requires a new uts namespace")
 	}
+	for clock := range s.Linux.TimeOffsets {
+		if clock != "monotonic" && clock != "boottime" {
+			return bad("time offset for unknown clock %q", clock)
+		}
+		if !hasNewNS(s, specs.TimeNamespace) {
+			return bad("timeOffsets require a new time namespace")
+		}
+	}
 	for k := range s.Linux.Sysctl {
 		if err := validateSysctl(s, k); err != nil {
 			return bad("%v", err)

@@ -158,6 +158,25 @@ static void sync_wait(char want)
 	}
 }
 
+/* set_time_offsets writes _BERTH_TIMENS ("monotonic 10 0\nboottime 5 0")
+ * to /proc/self/timens_offsets. The kernel accepts them only after
+ * unshare(CLONE_NEWTIME) and before any process enters the new time
+ * namespace, which happens at the fork below; see time_namespaces(7). */
+static void set_time_offsets(void)
+{
+	const char *offsets = getenv("_BERTH_TIMENS");
+	int fd;
+
+	if (!offsets || !*offsets)
+		return;
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		bail("open /proc/self/timens_offsets");
+	if (write(fd, offsets, strlen(offsets)) < 0)
+		bail("write time namespace offsets");
+	close(fd);
+}
+
 /* join_cgroup does step 1 and returns the v2 cgroup directory fd, or -1.
  * With a new user namespace (userns set) the fork happens without the
  * privileges needed to write the v2 cgroup, so this process joins it
@@ -272,6 +291,8 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	if (!early && newflags && unshare((int)newflags) < 0)
 		bail("unshare namespaces %#lx", newflags);
 
+	if (newflags & CLONE_NEWTIME)
+		set_time_offsets();
 	child = spawn(cgfd);
 	if (child < 0)
 		bail("fork into the new namespaces");
