@@ -72,6 +72,11 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
 	}
+	if a := cfg.Process.ExecCPUAffinity; a != nil {
+		if err := setAffinity(a.Initial); err != nil {
+			return err
+		}
+	}
 	if cfg.Exec {
 		if err := setupTerminal(sock, cfg.Process, false); err != nil {
 			return err

@@ -39,6 +39,14 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	if err := setIOPriority(p.IOPriority); err != nil {
 		return err
 	}
+	if err := setScheduler(p.Scheduler); err != nil {
+		return err
+	}
+	if a := p.ExecCPUAffinity; a != nil {
+		if err := setAffinity(a.Final); err != nil {
+			return err
+		}
+	}
 	if !cfg.Exec && !cfg.NoNewKeyring {
 		// A session keyring of its own, so the container cannot read or
 		// use the keys of the host session it was started from.

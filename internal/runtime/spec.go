@@ -104,7 +104,7 @@ func validateProcess(p *specs.Process) error {
 			return fmt.Errorf("unknown rlimit %q", r.Type)
 		}
 	}
-	return nil
+	return validateSched(p)
 }
 
 func hasNewNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
