@@ -129,7 +129,9 @@ func (s *Store) Abort(ctx context.Context, ref string) error {
 
 // ListIngests returns the refs of the ingests in progress or left behind
 // (by a Writer closed without commit, or a process that died), sorted.
-// Each can be resumed with Writer or dropped with Abort.
+// Each can be resumed with Writer or dropped with Abort. It also removes
+// the remains of ingests whose process died before recording their ref,
+// or while removing them.
 func (s *Store) ListIngests(ctx context.Context) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(s.root, "ingest"))
 	if err != nil {
@@ -137,9 +139,13 @@ func (s *Store) ListIngests(ctx context.Context) ([]string, error) {
 	}
 	var refs []string
 	for _, e := range entries {
-		info, err := readIngestInfo(filepath.Join(s.root, "ingest", e.Name()))
+		dir := filepath.Join(s.root, "ingest", e.Name())
+		info, err := readIngestInfo(dir)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // being created or removed
+			if err := sweepIngest(dir); err != nil {
+				return nil, fmt.Errorf("list ingests: %w", err)
+			}
+			continue
 		} else if err != nil {
 			return nil, fmt.Errorf("list ingests: %w", err)
 		}
@@ -147,6 +153,35 @@ func (s *Store) ListIngests(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(refs)
 	return refs, nil
+}
+
+// sweepIngest removes dir if it has no ingest.json and nobody holds it. A
+// live Writer holds its directory from before it writes ingest.json until
+// after the directory is gone, so an unheld directory without one is
+// debris. (A Writer that opened dir just before the sweep locked it gets
+// ErrUnavailable, as if another writer had the ref.)
+func sweepIngest(dir string) error {
+	d, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := tryLock(d); errdefs.IsUnavailable(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	held, err1 := d.Stat()
+	now, err2 := os.Stat(dir)
+	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
+		return nil // removed, and maybe made again, meanwhile
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ingest.json")); !errors.Is(err, fs.ErrNotExist) {
+		return nil // recorded meanwhile, or unreadable: not debris
+	}
+	return os.RemoveAll(dir)
 }
 
 func readIngestInfo(dir string) (ingestInfo, error) {
