@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -70,6 +71,69 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return nil, err
+	}
+	dir := r.dir(opts.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, errorf(errdefs.ErrAlreadyExists, "container with id %s already exists", opts.ID)
+		}
+		return nil, err
+	}
+	var (
+		initPid int
+		cmd     *exec.Cmd // the intermediate process, until the handshake reaps it
+		cg      *cgroup.Manager
+		cgWait  = func() error { return nil }
+	)
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if cmd != nil && cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		cgWait()
+		if initPid > 0 {
+			unix.Kill(initPid, unix.SIGKILL)
+			waitGone(initPid, time.Second)
+		}
+		if cg == nil {
+			// cgroup.New refused the path, or was never called.
+		} else if err := cg.Destroy(); err != nil {
+			r.Log.Debug("destroy cgroup after failed create", "id", opts.ID, "err", err)
+		}
+		os.RemoveAll(dir)
+	}()
+
+	// init is started before the spec is read: executing it overlaps with
+	// decoding the spec. It waits for its namespaces (sendNamespaces).
+	listener, err := listenStart(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer listener.Close()
+	parent, child, err := newSocketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	sock := syncSocket{parent}
+	c, err := initCommand(opts.IO, opts.PreserveFDs, child, listener)
+	if err != nil {
+		child.Close()
+		return nil, err
+	}
+	err = c.Start()
+	child.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	cmd = c
+	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
+
 	spec, err := LoadSpec(bundle)
 	if err != nil {
 		return nil, err
@@ -93,22 +157,10 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		return nil, errorf(errdefs.ErrInvalidArgument, "%v", err)
 	}
 
-	if err := os.MkdirAll(r.Root, 0o711); err != nil {
-		return nil, err
-	}
-	dir := r.dir(opts.ID)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, errorf(errdefs.ErrAlreadyExists, "container with id %s already exists", opts.ID)
-		}
-		return nil, err
-	}
-	var initPid int
-	// The cgroup is made (and its limits set) in the background from here
-	// on, while the rest of create goes on; cgWait waits for it. It starts
-	// only once the state directory is ours, so a duplicate ID can never
-	// touch another container's cgroup.
-	var cg *cgroup.Manager
+	// The cgroup is made (and its limits set) in the background while
+	// init makes its namespaces; cgWait waits for it. It starts only once
+	// the state directory is ours, so a duplicate ID can never touch
+	// another container's cgroup.
 	cgDone := make(chan error, 1)
 	go func() {
 		m, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, withoutPids(withDefaultDevices(spec.Linux.Resources)))
@@ -119,49 +171,10 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		r.Log.Debug("create: cgroup ready", "id", opts.ID, "elapsed", time.Since(t0))
 		cgDone <- err
 	}()
-	cgWait := sync.OnceValue(func() error { return <-cgDone })
-	defer func() {
-		if retErr == nil {
-			return
-		}
-		cgWait()
-		if initPid > 0 {
-			unix.Kill(initPid, unix.SIGKILL)
-			waitGone(initPid, time.Second)
-		}
-		if cg == nil {
-			// cgroup.New refused the path: nothing was made.
-		} else if err := cg.Destroy(); err != nil {
-			r.Log.Debug("destroy cgroup after failed create", "id", opts.ID, "err", err)
-		}
-		os.RemoveAll(dir)
-	}()
-
-	r.Log.Debug("create: state dir made", "id", opts.ID, "elapsed", time.Since(t0))
-	listener, err := listenStart(dir)
-	if err != nil {
+	cgWait = sync.OnceValue(func() error { return <-cgDone })
+	if err := sendNamespaces(sock, newFlags, join, spec.Linux.TimeOffsets); err != nil {
 		return nil, err
 	}
-	defer listener.Close()
-	parent, child, err := newSocketPair()
-	if err != nil {
-		return nil, err
-	}
-	defer parent.Close()
-	sock := syncSocket{parent}
-
-	cmd, err := initCommand(join, newFlags, opts.IO, opts.PreserveFDs, child, listener, spec.Linux.TimeOffsets)
-	if err != nil {
-		child.Close()
-		return nil, err
-	}
-	r.Log.Debug("create: starting init", "id", opts.ID, "elapsed", time.Since(t0))
-	err = cmd.Start()
-	child.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start init: %w", err)
-	}
-	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
 	var maps func(int) error
 	if newFlags&unix.CLONE_NEWUSER != 0 {
 		maps = func(pid int) error { return writeIDMaps(pid, spec) }

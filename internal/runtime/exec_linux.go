@@ -52,7 +52,7 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	}
 	defer parent.Close()
 	sock := syncSocket{parent}
-	cmd, err := initCommand(execJoin(st.Pid), 0, opts.IO, opts.PreserveFDs, child, nil, nil)
+	cmd, err := initCommand(opts.IO, opts.PreserveFDs, child, nil)
 	if err != nil {
 		child.Close()
 		return 0, err
@@ -61,6 +61,11 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	child.Close()
 	if err != nil {
 		return 0, fmt.Errorf("start exec: %w", err)
+	}
+	if err := sendNamespaces(sock, 0, execJoin(st.Pid), nil); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 0, err
 	}
 	pid, err := r.handshake(sock, cmd, func() (map[string]string, error) { return cg.Paths(), nil }, nil)
 	if err != nil {

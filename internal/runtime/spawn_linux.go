@@ -19,19 +19,14 @@ import (
 // initCommand prepares `berth init`, executed from the sealed binary. Its
 // extra files are the caller's preserved fds (3 .. 3+preserve-1), then the
 // sync socket, then (for create) the start listener.
-func initCommand(join string, newFlags int, stdio IO, preserve int, child, listener *os.File, timeOffsets map[string]specs.LinuxTimeOffset) (*exec.Cmd, error) {
+func initCommand(stdio IO, preserve int, child, listener *os.File) (*exec.Cmd, error) {
 	exe, err := sealedExe()
 	if err != nil {
 		return nil, fmt.Errorf("seal berth binary: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Args: []string{"berth", "init"},
-		Env: []string{
-			"_BERTH_SYNCFD=" + strconv.Itoa(3+preserve),
-			"_BERTH_NSJOIN=" + join,
-			"_BERTH_NSNEW=" + strconv.Itoa(newFlags),
-			"_BERTH_TIMENS=" + timensOffsets(timeOffsets),
-		},
+		Args:   []string{"berth", "init"},
+		Env:    []string{"_BERTH_SYNCFD=" + strconv.Itoa(3+preserve)},
 		Stdin:  orStd(stdio.Stdin, os.Stdin),
 		Stdout: orStd(stdio.Stdout, os.Stdout),
 		Stderr: orStd(stdio.Stderr, os.Stderr),
@@ -172,6 +167,17 @@ func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleS
 			return fmt.Errorf("unexpected message %q from init", m.Type)
 		}
 	}
+}
+
+// sendNamespaces tells nsenter.c which namespaces to create (clone flags)
+// and join ("type=path;..."), and the time namespace's offsets, as
+// "N<flags>\n<join>\n<offsets>".
+func sendNamespaces(sock syncSocket, newFlags int, join string, offsets map[string]specs.LinuxTimeOffset) error {
+	msg := "N" + strconv.Itoa(newFlags) + "\n" + join + "\n" + timensOffsets(offsets)
+	if err := unix.Sendmsg(int(sock.f.Fd()), []byte(msg), nil, nil, 0); err != nil {
+		return fmt.Errorf("send namespaces to init: %w", err)
+	}
+	return nil
 }
 
 // timensOffsets formats the spec's time offsets for /proc/self/timens_offsets.

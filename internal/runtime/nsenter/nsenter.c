@@ -15,7 +15,8 @@
  *      directory is opened here and used by clone3(CLONE_INTO_CGROUP) below,
  *      which is cheap for the same reason. This comes first because joining
  *      a mount namespace hides the host's cgroup filesystem;
- *   2. join the namespaces listed in _BERTH_NSJOIN ("user=/proc/1/ns/user;net=...");
+ *   0. read the namespaces to make and join from the parent ("N" message);
+ *   2. join the namespaces listed there ("user=/proc/1/ns/user;net=...");
  *      the user namespace first, so that the others are joined with the
  *      capabilities it grants (see setns(2));
  *   3. unshare(CLONE_NEWUSER) if asked, then tell the parent "R" and wait for
@@ -158,13 +159,12 @@ static void sync_wait(char want)
 	}
 }
 
-/* set_time_offsets writes _BERTH_TIMENS ("monotonic 10 0\nboottime 5 0")
+/* set_time_offsets writes the offsets ("monotonic 10 0\nboottime 5 0")
  * to /proc/self/timens_offsets. The kernel accepts them only after
  * unshare(CLONE_NEWTIME) and before any process enters the new time
  * namespace, which happens at the fork below; see time_namespaces(7). */
-static void set_time_offsets(void)
+static void set_time_offsets(const char *offsets)
 {
-	const char *offsets = getenv("_BERTH_TIMENS");
 	int fd;
 
 	if (!offsets || !*offsets)
@@ -175,6 +175,40 @@ static void set_time_offsets(void)
 	if (write(fd, offsets, strlen(offsets)) < 0)
 		bail("write time namespace offsets");
 	close(fd);
+}
+
+/* read_namespaces reads "N<clone flags>\n<join>\n<time offsets>", the
+ * namespaces to create and to join, sent by the parent once it has read
+ * the container's configuration. */
+static void read_namespaces(unsigned long *flags, char **join, char **offsets)
+{
+	static char buf[16384];
+	char *nl;
+	ssize_t n;
+
+	do {
+		n = read(syncfd, buf, sizeof(buf) - 1);
+	} while (n < 0 && errno == EINTR);
+	if (n < 1 || buf[0] != 'N') {
+		errno = EPROTO;
+		bail("nsenter: no namespaces from parent");
+	}
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	if (!nl) {
+		errno = EPROTO;
+		bail("nsenter: bad namespaces message");
+	}
+	*nl = '\0';
+	*flags = strtoul(buf + 1, NULL, 10);
+	*join = nl + 1;
+	nl = strchr(*join, '\n');
+	if (!nl) {
+		errno = EPROTO;
+		bail("nsenter: bad namespaces message");
+	}
+	*nl = '\0';
+	*offsets = nl + 1;
 }
 
 /* join_cgroup does step 1 and returns the v2 cgroup directory fd, or -1.
@@ -241,7 +275,8 @@ static pid_t spawn(int cgfd)
 
 __attribute__((constructor)) static void berth_nsenter(void)
 {
-	const char *fdenv, *join, *newenv;
+	const char *fdenv;
+	char *join, *offsets;
 	unsigned long newflags = 0;
 	char msg[32];
 	pid_t child;
@@ -252,10 +287,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	if (!fdenv || !*fdenv)
 		return;
 	syncfd = atoi(fdenv);
-	join = getenv("_BERTH_NSJOIN");
-	newenv = getenv("_BERTH_NSNEW");
-	if (newenv)
-		newflags = strtoul(newenv, NULL, 10);
+	read_namespaces(&newflags, &join, &offsets);
 
 	/* With nothing to join and no user namespace, the new namespaces can
 	 * be made first, while the parent is still making the cgroup: the
@@ -292,7 +324,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 		bail("unshare namespaces %#lx", newflags);
 
 	if (newflags & CLONE_NEWTIME)
-		set_time_offsets();
+		set_time_offsets(offsets);
 	child = spawn(cgfd);
 	if (child < 0)
 		bail("fork into the new namespaces");
