@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+// WriteDiff writes to w the layer tar of the changes in upper, an overlayfs
+// upper directory (a container's writable layer, not mounted or not written
+// to while this runs), over its lower layers, given topmost first as in
+// overlayfs' lowerdir= option. It closes the tar stream, not w.
+//
+// Everything in upper is an addition or a modification: it is written
+// whole, and listed as ChangeModify when a lower layer has the path and
+// ChangeAdd otherwise. Overlay whiteouts (0:0 character devices) become
+// ".wh.<name>" entries and ChangeDelete; a directory with
+// trusted.overlay.opaque=y is followed by a ".wh..wh..opq" entry. The
+// changes come in the order of the tar, with absolute paths.
+//
+// Overlayfs must be mounted with redirect_dir=off and metacopy=off (the
+// defaults): a renamed directory or a metadata-only copy-up cannot be
+// expressed in a layer, and WriteDiff refuses an upper directory that has
+// one.
+func WriteDiff(ctx context.Context, w io.Writer, upper string, lower []string) ([]Change, error) {
+	tw := newTarWriter(w)
+	var changes []Change
+	err := walk(ctx, upper, "", func(full, name string, fi os.FileInfo) (bool, error) {
+		if isOverlayWhiteout(fi) {
+			hdr := &tar.Header{
+				Typeflag: tar.TypeReg,
+				Name:     path.Join(path.Dir(name), whiteoutPrefix+path.Base(name)),
+				Mode:     0o600,
+				ModTime:  fi.ModTime().Truncate(time.Second),
+			}
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+			}
+			changes = append(changes, Change{ChangeDelete, "/" + name})
+			return false, tw.tw.WriteHeader(hdr)
+		}
+		for _, x := range []string{"trusted.overlay.redirect", "trusted.overlay.metacopy"} {
+			if v, err := getXattr(full, x); err != nil {
+				return false, err
+			} else if v != nil {
+				return false, fmt.Errorf("%s has %s: mount overlayfs with redirect_dir=off,metacopy=off: %w", name, x, errdefs.ErrNotImplemented)
+			}
+		}
+		kind := ChangeAdd
+		if inLower(lower, name) {
+			kind = ChangeModify
+		}
+		changes = append(changes, Change{kind, "/" + name})
+		if err := tw.add(full, name, fi); err != nil {
+			return false, err
+		}
+		if !fi.IsDir() {
+			return false, nil
+		}
+		if v, err := getXattr(full, overlayOpaqueXattr); err != nil {
+			return false, err
+		} else if string(v) == "y" {
+			hdr := &tar.Header{
+				Typeflag: tar.TypeReg,
+				Name:     path.Join(name, whiteoutOpaque),
+				Mode:     0o600,
+				ModTime:  fi.ModTime().Truncate(time.Second),
+			}
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+			}
+			if err := tw.tw.WriteHeader(hdr); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: diff %s: %w", upper, err)
+	}
+	if err := tw.close(); err != nil {
+		return nil, fmt.Errorf("archive: diff %s: %w", upper, err)
+	}
+	return changes, nil
+}
+
+// isOverlayWhiteout reports whether fi is overlayfs' whiteout: a character
+// device with device number 0:0.
+func isOverlayWhiteout(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.Mode()&os.ModeCharDevice != 0 && fi.Mode()&os.ModeDevice != 0 && st.Rdev == 0
+}
+
+// inLower reports whether the merged view of the lower layers (topmost
+// first, with overlay whiteouts and opaque directories) has the path rel.
+func inLower(lower []string, rel string) bool {
+	parts := strings.Split(rel, "/")
+	for _, layer := range lower {
+		p := layer
+		for i, part := range parts {
+			p = filepath.Join(p, part)
+			fi, err := os.Lstat(p)
+			if err != nil {
+				break // not in this layer: look below
+			}
+			if isOverlayWhiteout(fi) {
+				return false
+			}
+			if i == len(parts)-1 {
+				return true
+			}
+			if !fi.IsDir() {
+				return false // a file hides the rest of the path below
+			}
+			if v, _ := getXattr(p, overlayOpaqueXattr); string(v) == "y" {
+				// The layers below are hidden from here on: only this one
+				// can still have the path.
+				return inLayer(p, parts[i+1:])
+			}
+		}
+	}
+	return false
+}
+
+// inLayer reports whether one layer has dir/parts..., not counting
+// whiteouts.
+func inLayer(dir string, parts []string) bool {
+	fi, err := os.Lstat(filepath.Join(append([]string{dir}, parts...)...))
+	return err == nil && !isOverlayWhiteout(fi)
+}
