@@ -95,6 +95,13 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 		}
 		cfg.Path = path
 	}
+	// So are capabilities the host cannot grant; resolving them now also
+	// leaves less for start to do.
+	caps, err := newCapabilities(cfg.Process.Capabilities)
+	if err != nil {
+		return err
+	}
+	cfg.caps = caps
 	if err := sock.send(message{Type: msgReady}); err != nil {
 		return err
 	}

@@ -71,9 +71,12 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 			return err
 		}
 	}
-	caps, err := newCapabilities(p.Capabilities)
-	if err != nil {
-		return err
+	caps := cfg.caps
+	if caps == nil {
+		var err error
+		if caps, err = newCapabilities(p.Capabilities); err != nil {
+			return err
+		}
 	}
 	if err := caps.dropBounding(); err != nil {
 		return err
@@ -108,7 +111,7 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	if err := closeExtraFDs(3 + cfg.PreserveFDs); err != nil {
 		return err
 	}
-	err = unix.Exec(path, p.Args, env)
+	err := unix.Exec(path, p.Args, env)
 	return fmt.Errorf("exec %s: %w", p.Args[0], err)
 }
 

@@ -45,6 +45,8 @@ type initConfig struct {
 	NewUTS      bool           `json:"newUTS,omitempty"`
 	// Path is the program, found in the container at create.
 	Path string `json:"-"`
+	// caps are the process's capabilities, resolved at create.
+	caps *capSets
 	// NewCgroupNS asks init to unshare its cgroup namespace.
 	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
 	// NoNewKeyring keeps the caller's session keyring (--no-new-keyring).
