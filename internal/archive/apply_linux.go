@@ -240,7 +240,8 @@ func (a *applier) writeFile(p string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(f, r, a.buf)
+	// Hide f's ReadFrom, which would allocate its own buffer per file.
+	n, err := io.CopyBuffer(struct{ io.Writer }{f}, r, a.buf)
 	a.size += n
 	return errors.Join(err, f.Close())
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 )
 
 // WriteDiff writes to w the layer tar of the changes in upper, an overlayfs
@@ -35,9 +36,14 @@ import (
 // expressed in a layer, and WriteDiff refuses an upper directory that has
 // one.
 func WriteDiff(ctx context.Context, w io.Writer, upper string, lower []string) ([]Change, error) {
-	tw := newTarWriter(w)
+	root, err := os.OpenRoot(upper)
+	if err != nil {
+		return nil, fmt.Errorf("archive: diff: %w", err)
+	}
+	defer root.Close()
+	tw := newTarWriter(w, root)
 	var changes []Change
-	err := walk(ctx, upper, "", func(full, name string, fi os.FileInfo) (bool, error) {
+	err = walk(ctx, root, ".", "", func(rel, name string, fi os.FileInfo) (bool, error) {
 		if isOverlayWhiteout(fi) {
 			hdr := &tar.Header{
 				Typeflag: tar.TypeReg,
@@ -51,27 +57,22 @@ func WriteDiff(ctx context.Context, w io.Writer, upper string, lower []string) (
 			changes = append(changes, Change{ChangeDelete, "/" + name})
 			return false, tw.tw.WriteHeader(hdr)
 		}
-		for _, x := range []string{"trusted.overlay.redirect", "trusted.overlay.metacopy"} {
-			if v, err := getXattr(full, x); err != nil {
-				return false, err
-			} else if v != nil {
-				return false, fmt.Errorf("%s has %s: mount overlayfs with redirect_dir=off,metacopy=off: %w", name, x, errdefs.ErrNotImplemented)
-			}
+		opaque, err := tw.checkOverlayXattrs(rel, fi)
+		if err != nil {
+			return false, err
 		}
 		kind := ChangeAdd
 		if inLower(lower, name) {
 			kind = ChangeModify
 		}
 		changes = append(changes, Change{kind, "/" + name})
-		if err := tw.add(full, name, fi); err != nil {
+		if err := tw.add(rel, name, fi); err != nil {
 			return false, err
 		}
 		if !fi.IsDir() {
 			return false, nil
 		}
-		if v, err := getXattr(full, overlayOpaqueXattr); err != nil {
-			return false, err
-		} else if string(v) == "y" {
+		if opaque {
 			hdr := &tar.Header{
 				Typeflag: tar.TypeReg,
 				Name:     path.Join(name, whiteoutOpaque),
@@ -94,6 +95,35 @@ func WriteDiff(ctx context.Context, w io.Writer, upper string, lower []string) (
 		return nil, fmt.Errorf("archive: diff %s: %w", upper, err)
 	}
 	return changes, nil
+}
+
+// checkOverlayXattrs refuses the overlayfs xattrs a layer cannot express
+// on the file or directory rel of the upper directory and reports whether
+// it is an opaque directory.
+func (w *tarWriter) checkOverlayXattrs(rel string, fi os.FileInfo) (opaque bool, err error) {
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		return false, nil
+	}
+	f, err := w.open(rel, fi.Sys().(*syscall.Stat_t))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	for _, x := range []string{"trusted.overlay.redirect", "trusted.overlay.metacopy"} {
+		v, err := xattrValue(func(buf []byte) (int, error) { return unix.Fgetxattr(fd, x, buf) })
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", rel, err)
+		}
+		if v != nil {
+			return false, fmt.Errorf("%s has %s: mount overlayfs with redirect_dir=off,metacopy=off: %w", rel, x, errdefs.ErrNotImplemented)
+		}
+	}
+	v, err := xattrValue(func(buf []byte) (int, error) { return unix.Fgetxattr(fd, overlayOpaqueXattr, buf) })
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", rel, err)
+	}
+	return string(v) == "y", nil
 }
 
 // isOverlayWhiteout reports whether fi is overlayfs' whiteout: a character

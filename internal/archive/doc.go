@@ -74,5 +74,10 @@
 // Hardlinked files are written once and then as hardlink entries. Sockets
 // are skipped (tar cannot hold them). Only user.* and security.capability
 // xattrs are written: the host's SELinux labels, ACLs and trusted.* xattrs
-// (overlayfs' own among them) do not belong in an image.
+// (overlayfs' own among them) do not belong in an image. Both read the tree
+// through an os.Root and from open descriptors checked against their
+// Lstat, so a tree a running container changes underneath them can give a
+// torn archive but never makes them read outside it; callers that want a
+// consistent archive (commit, export, cp) pause the container, as Docker
+// does.
 package archive

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -21,12 +22,13 @@ import (
 )
 
 // Tar writes a plain tar of the tree at dir (deterministic, see the package
-// documentation) to w and closes the tar stream, not w. Symlinks in the
-// tree are written as symlinks, never followed; dir itself may be a
-// symlink, and with a Prefix it may be a single file.
+// documentation) to w and closes the tar stream, not w. dir itself may be a
+// symlink, and with a Prefix it may be a single file; below it, symlinks are
+// written as symlinks, never followed. Everything is read through an
+// os.Root at dir, so a tree that changes while it is read (a running
+// container's) can give a torn archive but never makes Tar read outside
+// dir.
 func Tar(ctx context.Context, w io.Writer, dir string, opts TarOptions) error {
-	// dir may be a symlink (a container path resolved by the caller, a
-	// temporary directory); what is below it never is followed.
 	dir, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return fmt.Errorf("archive: tar: %w", err)
@@ -35,20 +37,35 @@ func Tar(ctx context.Context, w io.Writer, dir string, opts TarOptions) error {
 	if err != nil {
 		return fmt.Errorf("archive: tar: %w", err)
 	}
-	tw := newTarWriter(w)
 	prefix := strings.Trim(path.Clean("/"+opts.Prefix), "/")
-	if prefix != "" {
-		if err := tw.add(dir, prefix, fi); err != nil {
+	if !fi.IsDir() {
+		if prefix == "" {
+			return fmt.Errorf("archive: tar %s: not a directory: %w", dir, errdefs.ErrInvalidArgument)
+		}
+		root, err := os.OpenRoot(filepath.Dir(dir))
+		if err != nil {
+			return fmt.Errorf("archive: tar: %w", err)
+		}
+		defer root.Close()
+		tw := newTarWriter(w, root)
+		if err := tw.add(filepath.Base(dir), prefix, fi); err != nil {
 			return fmt.Errorf("archive: tar %s: %w", dir, err)
 		}
-		if !fi.IsDir() {
-			return tw.close()
-		}
-	} else if !fi.IsDir() {
-		return fmt.Errorf("archive: tar %s: not a directory: %w", dir, errdefs.ErrInvalidArgument)
+		return tw.close()
 	}
-	err = walk(ctx, dir, prefix, func(full, name string, fi os.FileInfo) (bool, error) {
-		return true, tw.add(full, name, fi)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("archive: tar: %w", err)
+	}
+	defer root.Close()
+	tw := newTarWriter(w, root)
+	if prefix != "" {
+		if err := tw.add(".", prefix, fi); err != nil {
+			return fmt.Errorf("archive: tar %s: %w", dir, err)
+		}
+	}
+	err = walk(ctx, root, ".", prefix, func(rel, name string, fi os.FileInfo) (bool, error) {
+		return true, tw.add(rel, name, fi)
 	})
 	if err != nil {
 		return fmt.Errorf("archive: tar %s: %w", dir, err)
@@ -56,30 +73,35 @@ func Tar(ctx context.Context, w io.Writer, dir string, opts TarOptions) error {
 	return tw.close()
 }
 
-// walk calls fn for everything below dir in lexical order, parents before
-// their children, with its full path, its entry name (rel joined to
+// walk calls fn for everything below rel in root in lexical order, parents
+// before their children, with its path in root, its entry name (joined to
 // prefix) and its Lstat. It descends into a directory when fn returns true.
-func walk(ctx context.Context, dir, prefix string, fn func(full, name string, fi os.FileInfo) (bool, error)) error {
-	entries, err := os.ReadDir(dir) // sorted by name
+func walk(ctx context.Context, root *os.Root, rel, prefix string, fn func(rel, name string, fi os.FileInfo) (bool, error)) error {
+	d, err := root.Open(rel)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for _, n := range names {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		full := filepath.Join(dir, e.Name())
-		name := path.Join(prefix, e.Name())
-		fi, err := os.Lstat(full)
+		child := path.Join(rel, n)
+		fi, err := root.Lstat(child)
 		if err != nil {
 			return err
 		}
-		descend, err := fn(full, name, fi)
+		descend, err := fn(child, path.Join(prefix, n), fi)
 		if err != nil {
 			return err
 		}
 		if descend && fi.IsDir() {
-			if err := walk(ctx, full, name, fn); err != nil {
+			if err := walk(ctx, root, child, path.Join(prefix, n), fn); err != nil {
 				return err
 			}
 		}
@@ -89,46 +111,24 @@ func walk(ctx context.Context, dir, prefix string, fn func(full, name string, fi
 
 // tarWriter writes filesystem entries as deterministic tar headers.
 type tarWriter struct {
+	root  *os.Root
 	tw    *tar.Writer
 	links map[[2]uint64]string // dev, inode → first name written
 	buf   []byte
 }
 
-func newTarWriter(w io.Writer) *tarWriter {
-	return &tarWriter{tw: tar.NewWriter(w), links: map[[2]uint64]string{}, buf: make([]byte, 256<<10)}
+func newTarWriter(w io.Writer, root *os.Root) *tarWriter {
+	return &tarWriter{root: root, tw: tar.NewWriter(w), links: map[[2]uint64]string{}, buf: make([]byte, 256<<10)}
 }
 
 func (w *tarWriter) close() error { return w.tw.Close() }
 
-// add writes the file at full under name; sockets are skipped.
-func (w *tarWriter) add(full, name string, fi os.FileInfo) error {
-	hdr, err := w.header(full, name, fi)
-	if err != nil || hdr == nil {
-		return err
-	}
-	if err := w.tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 {
-		return nil
-	}
-	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := io.CopyBuffer(w.tw, io.LimitReader(f, hdr.Size), w.buf); err != nil {
-		return err
-	}
-	return nil // a file that shrank meanwhile fails at the next write
-}
-
-// header builds the tar header of a file from its stat, without looking
-// up user or group names (they would make the output depend on the host).
-func (w *tarWriter) header(full, name string, fi os.FileInfo) (*tar.Header, error) {
+// add writes the file at rel in the root under name; sockets are skipped.
+// fi is its Lstat.
+func (w *tarWriter) add(rel, name string, fi os.FileInfo) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return nil, fmt.Errorf("%s: no stat", full)
+		return fmt.Errorf("%s: no stat", rel)
 	}
 	hdr := &tar.Header{
 		Name:    name,
@@ -137,6 +137,9 @@ func (w *tarWriter) header(full, name string, fi os.FileInfo) (*tar.Header, erro
 		Gid:     int(st.Gid),
 		ModTime: fi.ModTime().Truncate(time.Second),
 	}
+	// Regular files and directories are opened (and checked to be what
+	// was stat'ed) to read their xattrs and content from the descriptor.
+	var f *os.File
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		hdr.Typeflag = tar.TypeReg
@@ -147,7 +150,7 @@ func (w *tarWriter) header(full, name string, fi os.FileInfo) (*tar.Header, erro
 				hdr.Typeflag = tar.TypeLink
 				hdr.Linkname = first
 				hdr.Size = 0
-				return hdr, nil
+				return w.tw.WriteHeader(hdr)
 			}
 			w.links[key] = name
 		}
@@ -156,9 +159,9 @@ func (w *tarWriter) header(full, name string, fi os.FileInfo) (*tar.Header, erro
 		hdr.Name += "/"
 	case unix.S_IFLNK:
 		hdr.Typeflag = tar.TypeSymlink
-		link, err := os.Readlink(full)
+		link, err := w.root.Readlink(rel)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		hdr.Linkname = link
 	case unix.S_IFCHR, unix.S_IFBLK:
@@ -171,25 +174,60 @@ func (w *tarWriter) header(full, name string, fi os.FileInfo) (*tar.Header, erro
 	case unix.S_IFIFO:
 		hdr.Typeflag = tar.TypeFifo
 	default: // sockets
-		return nil, nil
+		return nil
 	}
-	xattrs, err := imageXattrs(full)
+	if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeDir {
+		var err error
+		if f, err = w.open(rel, st); err != nil {
+			return err
+		}
+		defer f.Close()
+		xattrs, err := imageXattrs(int(f.Fd()))
+		if err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+		for k, v := range xattrs {
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords["SCHILY.xattr."+k] = v
+		}
+	}
+	if err := w.tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 {
+		return nil
+	}
+	// Hide the tar writer's ReadFrom, which would allocate per file. A
+	// file that shrank meanwhile fails at the next header.
+	_, err := io.CopyBuffer(struct{ io.Writer }{w.tw}, io.LimitReader(f, hdr.Size), w.buf)
+	return err
+}
+
+// open opens rel in the root and checks that it is still the file st
+// describes.
+func (w *tarWriter) open(rel string, st *syscall.Stat_t) (*os.File, error) {
+	f, err := w.root.OpenFile(rel, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range xattrs {
-		if hdr.PAXRecords == nil {
-			hdr.PAXRecords = map[string]string{}
-		}
-		hdr.PAXRecords["SCHILY.xattr."+k] = v
+	var now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &now); err != nil {
+		f.Close()
+		return nil, err
 	}
-	return hdr, nil
+	if now.Dev != st.Dev || now.Ino != st.Ino {
+		f.Close()
+		return nil, fmt.Errorf("%s changed while being archived", rel)
+	}
+	return f, nil
 }
 
-// imageXattrs reads the xattrs of p that belong in an image: user.* and
-// security.capability.
-func imageXattrs(p string) (map[string]string, error) {
-	names, err := listXattrs(p)
+// imageXattrs reads the xattrs of the open file fd that belong in an
+// image: user.* and security.capability.
+func imageXattrs(fd int) (map[string]string, error) {
+	names, err := xattrNames(func(buf []byte) (int, error) { return unix.Flistxattr(fd, buf) })
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +236,7 @@ func imageXattrs(p string) (map[string]string, error) {
 		if !strings.HasPrefix(n, "user.") && n != "security.capability" {
 			continue
 		}
-		v, err := getXattr(p, n)
+		v, err := xattrValue(func(buf []byte) (int, error) { return unix.Fgetxattr(fd, n, buf) })
 		if err != nil {
 			return nil, err
 		}
@@ -213,10 +251,30 @@ func imageXattrs(p string) (map[string]string, error) {
 	return out, nil
 }
 
+// listXattrs lists the xattr names of p, not following a symlink.
 func listXattrs(p string) ([]string, error) {
+	names, err := xattrNames(func(buf []byte) (int, error) { return unix.Llistxattr(p, buf) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return names, nil
+}
+
+// getXattr returns the value of xattr name of p, nil if p has none; it
+// does not follow a symlink.
+func getXattr(p, name string) ([]byte, error) {
+	v, err := xattrValue(func(buf []byte) (int, error) { return unix.Lgetxattr(p, name, buf) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return v, nil
+}
+
+// xattrNames calls list with growing buffers and splits the names.
+func xattrNames(list func([]byte) (int, error)) ([]string, error) {
 	for size := 256; ; size *= 4 {
 		buf := make([]byte, size)
-		n, err := unix.Llistxattr(p, buf)
+		n, err := list(buf)
 		if errors.Is(err, unix.ERANGE) && size < 1<<20 {
 			continue
 		}
@@ -224,7 +282,7 @@ func listXattrs(p string) ([]string, error) {
 			return nil, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list xattrs of %s: %w", p, err)
+			return nil, fmt.Errorf("list xattrs: %w", err)
 		}
 		var names []string
 		for _, n := range strings.Split(string(buf[:n]), "\x00") {
@@ -236,11 +294,11 @@ func listXattrs(p string) ([]string, error) {
 	}
 }
 
-// getXattr returns the value of xattr name of p, nil if p has none.
-func getXattr(p, name string) ([]byte, error) {
+// xattrValue calls get with growing buffers; nil when there is no value.
+func xattrValue(get func([]byte) (int, error)) ([]byte, error) {
 	for size := 256; ; size *= 4 {
 		buf := make([]byte, size)
-		n, err := unix.Lgetxattr(p, name, buf)
+		n, err := get(buf)
 		if errors.Is(err, unix.ERANGE) && size < 1<<20 {
 			continue
 		}
@@ -248,7 +306,7 @@ func getXattr(p, name string) ([]byte, error) {
 			return nil, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("get xattr %s of %s: %w", name, p, err)
+			return nil, fmt.Errorf("get xattr: %w", err)
 		}
 		return buf[:n], nil
 	}
