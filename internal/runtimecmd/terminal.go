@@ -25,6 +25,11 @@ func (t *terminal) attach(master *os.File) error {
 	}
 	t.master = m
 	t.done = make(chan struct{})
+	// The caller's terminal already turns "\n" into "\r\n" (SetRaw keeps
+	// OPOST); the container's pty must not do it a second time.
+	if err := console.ClearONLCR(master.Fd()); err != nil {
+		return err
+	}
 	if c, err := console.ConsoleFromFile(os.Stdin); err == nil {
 		t.current = c
 		if err := c.SetRaw(); err == nil {
