@@ -21,6 +21,19 @@ import (
 // copies it into one page, terminating NUL included.
 const maxMountData = 4096 - 1
 
+// maxOverlayLayers is the most lower directories overlayfs stacks
+// (OVL_MAX_STACK in fs/overlayfs/params.h).
+const maxOverlayLayers = 500
+
+func lowerdirs(data []string) int {
+	for _, o := range data {
+		if v, ok := strings.CutPrefix(o, "lowerdir="); ok {
+			return strings.Count(v, ":") + 1
+		}
+	}
+	return 0
+}
+
 // mountFlags are the options that are mount(2) flags rather than file
 // system data; clear means the option clears the flag.
 var mountFlags = map[string]struct {
@@ -71,6 +84,10 @@ func (m Mount) args() (args, error) {
 		a.fstype = ""
 	}
 	a.data = strings.Join(data, ",")
+	if n := lowerdirs(data); m.Type == "overlay" && n > maxOverlayLayers {
+		return args{}, fmt.Errorf("mount overlay of %d layers: overlayfs stacks at most %d (too many layers): %w",
+			n, maxOverlayLayers, errdefs.ErrInvalidArgument)
+	}
 	if len(a.data) > maxMountData && m.Type == "overlay" {
 		var err error
 		a.chdir, a.data, err = compactLowerdir(data)

@@ -37,12 +37,13 @@
 // mount(2) copies the option string into one page: 4095 bytes. With the
 // absolute paths above, an overlay runs out of room after a few dozen
 // layers, so snapshot.Mount.Mount rewrites a long lowerdir= relative to
-// <root>/snapshots and mounts from that directory, as containerd does;
-// with short numeric ids each layer then costs len(id)+4 bytes, which
-// leaves room for several hundred layers (overlayfs itself stacks at most
-// 500). Prepare and View refuse a chain that still does not fit with
-// errdefs.ErrInvalidArgument, before anything is made. Docker limits
-// images to 125 layers.
+// <root>/snapshots and mounts from that directory, as containerd does.
+// Each layer then costs len(id)+4 bytes ("4711/fs:"): ids are short
+// decimal numbers, so that leaves room for 400 to 500 layers; overlayfs
+// itself stacks at most 500. Prepare and View refuse a longer chain with
+// errdefs.ErrInvalidArgument ("too many layers") before anything is made.
+// (Docker limits images to 125 layers; a kernel with fsconfig(2)
+// "lowerdir+" would lift the page limit, a later change.)
 package overlay
 
 import (
