@@ -15,6 +15,15 @@ missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
+# The CNCF distribution registry that the tests push to and pull from
+# (internal/testutil.StartRegistry), built with the Go toolchain.
+registry_version=v3.1.2
+gobin=$(go env GOPATH | cut -d: -f1)/bin
+if ! "$gobin/registry" --version 2>/dev/null | grep -q " $registry_version"; then
+	echo "hack/deps.sh: installing registry $registry_version into $gobin"
+	GOBIN=$gobin go install "github.com/distribution/distribution/v3/cmd/registry@$registry_version"
+fi
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "hack/deps.sh: missing ${missing[*]}; run as root to install them" >&2
