@@ -15,6 +15,17 @@ missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "hack/deps.sh: missing ${missing[*]}; run as root to install them" >&2
+		exit 1
+	fi
+	echo "hack/deps.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q </dev/null
+	apt-get install -y -q "${missing[@]}" </dev/null
+fi
+
 # The CNCF distribution registry that the tests push to and pull from
 # (internal/testutil.StartRegistry), built with the Go toolchain.
 registry_version=v3.1.2
@@ -23,13 +34,3 @@ if ! "$gobin/registry" --version 2>/dev/null | grep -q " $registry_version"; the
 	echo "hack/deps.sh: installing registry $registry_version into $gobin"
 	GOBIN=$gobin go install "github.com/distribution/distribution/v3/cmd/registry@$registry_version"
 fi
-
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" -ne 0 ]; then
-	echo "hack/deps.sh: missing ${missing[*]}; run as root to install them" >&2
-	exit 1
-fi
-echo "hack/deps.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q </dev/null
-apt-get install -y -q "${missing[@]}" </dev/null
