@@ -42,6 +42,11 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	if err := setScheduler(p.Scheduler); err != nil {
 		return err
 	}
+	if cfg.Spec.Linux != nil && !cfg.Exec {
+		if err := setMemoryPolicy(cfg.Spec.Linux.MemoryPolicy); err != nil {
+			return err
+		}
+	}
 	if a := p.ExecCPUAffinity; a != nil {
 		if err := setAffinity(a.Final); err != nil {
 			return err

@@ -76,6 +76,9 @@ func ValidateSpec(s *specs.Spec) error {
 	if s.Hostname != "" && !hasNewNS(s, specs.UTSNamespace) {
 		return bad("hostname requires a new uts namespace")
 	}
+	if err := validateMemoryPolicy(s.Linux.MemoryPolicy); err != nil {
+		return bad("%v", err)
+	}
 	for clock := range s.Linux.TimeOffsets {
 		if clock != "monotonic" && clock != "boottime" {
 			return bad("time offset for unknown clock %q", clock)
