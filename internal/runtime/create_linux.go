@@ -210,6 +210,9 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		CgroupPaths: cg.Paths(),
 		spec:        spec,
 	}
+	if err := moveNetDevices(pid, spec.Linux.NetDevices); err != nil {
+		return nil, err
+	}
 	// Record the process and cgroup at once, so that if this create is
 	// killed from here on, `delete --force` still finds what to remove.
 	if err := r.saveState(st); err != nil {

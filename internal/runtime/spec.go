@@ -76,6 +76,9 @@ func ValidateSpec(s *specs.Spec) error {
 	if s.Hostname != "" && !hasNewNS(s, specs.UTSNamespace) {
 		return bad("hostname requires a new uts namespace")
 	}
+	if len(s.Linux.NetDevices) > 0 && !hasNewNS(s, specs.NetworkNamespace) {
+		return bad("netDevices require a new network namespace")
+	}
 	if err := validateMemoryPolicy(s.Linux.MemoryPolicy); err != nil {
 		return bad("%v", err)
 	}
