@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package image
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-project/berth/internal/archive"
+	"github.com/berth-project/berth/internal/distribution"
+	"github.com/berth-project/berth/internal/snapshot"
+)
+
+// Status words of the unpack step, Docker's own.
+const (
+	StatusExtracting   = "Extracting"
+	StatusPullComplete = "Pull complete"
+)
+
+// unpack makes the committed snapshot of every layer that has none yet,
+// bottom up, checking each layer's uncompressed digest against its
+// diff_id. s.gcMu is held for reading.
+func (s *Store) unpack(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest, progress func(distribution.Progress)) error {
+	if len(layers) != len(diffIDs) {
+		return errdefs.ErrFailedPrecondition.WithMessage(fmt.Sprintf("image has %d layers but its config %d diff_ids", len(layers), len(diffIDs)))
+	}
+	chains := identity.ChainIDs(diffIDs)
+	parent := ""
+	for i, l := range layers {
+		chain := chains[i].String()
+		_, err := s.sn.Stat(ctx, chain)
+		switch {
+		case err == nil:
+		case errdefs.IsNotFound(err):
+			report(progress, l, StatusExtracting)
+			if err := s.applyLayer(ctx, l, diffIDs[i], chain, parent); err != nil {
+				return err
+			}
+			report(progress, l, StatusPullComplete)
+		default:
+			return err
+		}
+		parent = chain
+	}
+	return nil
+}
+
+func report(progress func(distribution.Progress), l ocispec.Descriptor, status string) {
+	if progress != nil {
+		progress(distribution.Progress{ID: shortOf(l.Digest), Digest: l.Digest, Status: status})
+	}
+}
+
+// applyLayer unpacks the layer blob l onto parent and commits it as chain.
+func (s *Store) applyLayer(ctx context.Context, l ocispec.Descriptor, diffID digest.Digest, chain, parent string) error {
+	ra, err := s.content.ReaderAt(ctx, l.Digest)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	defer ra.Close()
+	return s.extract(ctx, parent, func(root string) (digest.Digest, error) {
+		r, err := archive.Decompress(io.NewSectionReader(ra, 0, ra.Size()))
+		if err != nil {
+			return "", fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		defer r.Close()
+		d := diffID.Algorithm().Digester()
+		if _, err := archive.Apply(ctx, root, io.TeeReader(r, d.Hash()), archive.ApplyOptions{}); err != nil {
+			return "", fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		if d.Digest() != diffID {
+			return "", errdefs.ErrFailedPrecondition.WithMessage(fmt.Sprintf(
+				"layer %s: uncompressed content has digest %s, but the image config's diff_id is %s", l.Digest, d.Digest(), diffID))
+		}
+		return digest.Digest(chain), nil
+	})
+}
+
+// extract prepares an active snapshot on parent, mounts it, lets fill
+// write the layer into it and commits it under the chain ID fill returns.
+// A chain ID that is already committed (by a concurrent pull) is success.
+// On error nothing is left.
+func (s *Store) extract(ctx context.Context, parent string, fill func(root string) (digest.Digest, error)) error {
+	key := "extract-" + rand.Text()
+	mounts, err := s.sn.Prepare(ctx, key, parent, nil)
+	if err != nil {
+		return err
+	}
+	var chain digest.Digest
+	err = snapshot.WithTempMount(ctx, mounts, func(root string) error {
+		var err error
+		chain, err = fill(root)
+		return err
+	})
+	if err == nil {
+		err = s.sn.Commit(ctx, chain.String(), key, nil)
+		if err == nil {
+			return nil
+		}
+		if errdefs.IsAlreadyExists(err) {
+			err = nil
+		}
+	}
+	if rerr := s.sn.Remove(context.WithoutCancel(ctx), key); rerr != nil && err == nil {
+		return rerr
+	}
+	return err
+}
