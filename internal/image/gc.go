@@ -101,7 +101,7 @@ func (s *Store) mark(ctx context.Context) (map[digest.Digest]bool, map[string]bo
 		if err := s.readJSON(ctx, probe.Config.Digest, &cfg); err != nil {
 			return err
 		}
-		for _, c := range identity.ChainIDs(cfg.RootFS.DiffIDs) {
+		for _, c := range identity.ChainIDs(slices.Clone(cfg.RootFS.DiffIDs)) {
 			chains[c.String()] = true
 		}
 		return nil

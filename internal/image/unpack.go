@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -32,7 +33,7 @@ func (s *Store) unpack(ctx context.Context, layers []ocispec.Descriptor, diffIDs
 	if len(layers) != len(diffIDs) {
 		return errdefs.ErrFailedPrecondition.WithMessage(fmt.Sprintf("image has %d layers but its config %d diff_ids", len(layers), len(diffIDs)))
 	}
-	chains := identity.ChainIDs(diffIDs)
+	chains := identity.ChainIDs(slices.Clone(diffIDs)) // ChainIDs writes into its argument
 	parent := ""
 	for i, l := range layers {
 		chain := chains[i].String()
