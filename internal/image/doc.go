@@ -29,9 +29,11 @@
 // keyed by chain ID (image-spec identity: chainID(L1) = diffID(L1),
 // chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln))), and shared by
 // every image that has them. A layer is unpacked into an active snapshot
-// "extract-<random>-<chain ID>" and committed under its chain ID only
-// once its uncompressed digest has been checked against the config's
-// diff_id.
+// "extract-<random>" and committed under its chain ID only once its
+// uncompressed digest has been checked against the config's diff_id. A
+// layer on a parent is written into the snapshot's overlay upper
+// directory directly, with overlay whiteouts: overlayfs does not let
+// whiteouts be made through its mount.
 //
 // # On-disk layout
 //

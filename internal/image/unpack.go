@@ -85,8 +85,8 @@ func (s *Store) applyLayer(ctx context.Context, l ocispec.Descriptor, diffID dig
 	})
 }
 
-// extract prepares an active snapshot on parent, mounts it, lets fill
-// write the layer into it and commits it under the chain ID fill returns.
+// extract prepares an active snapshot on parent, lets fill write the
+// layer into its directory and commits it under the chain ID fill returns.
 // A chain ID that is already committed (by a concurrent pull) is success.
 // On error nothing is left.
 func (s *Store) extract(ctx context.Context, parent string, fill func(root string) (digest.Digest, error)) error {
@@ -96,11 +96,22 @@ func (s *Store) extract(ctx context.Context, parent string, fill func(root strin
 		return err
 	}
 	var chain digest.Digest
-	err = snapshot.WithTempMount(ctx, mounts, func(root string) error {
-		var err error
-		chain, err = fill(root)
-		return err
-	})
+	if len(mounts) == 1 && mounts[0].Type == "overlay" {
+		// overlayfs refuses to create a whiteout (a 0:0 device) through
+		// its mount (EPERM), so a layer on a parent is written straight
+		// into the snapshot's upper directory, which is unmounted, as
+		// containerd and Docker's overlay2 do.
+		var upper string
+		if upper, _, err = snapshot.DiffDirs(mounts); err == nil {
+			chain, err = fill(upper)
+		}
+	} else {
+		err = snapshot.WithTempMount(ctx, mounts, func(root string) error {
+			var err error
+			chain, err = fill(root)
+			return err
+		})
+	}
 	if err == nil {
 		err = s.sn.Commit(ctx, chain.String(), key, nil)
 		if err == nil {
