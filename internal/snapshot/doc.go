@@ -35,7 +35,12 @@
 //	})
 //	err = sn.Commit(ctx, chain1, "extract-"+chain1, nil)
 //	mounts, err = sn.Prepare(ctx, "extract-"+chain2, chain1, nil)
-//	... apply layer 2 the same way ...
+//	// On overlay, a layer with a parent is applied to the upper directory
+//	// itself, not through the mount: overlayfs refuses to create whiteout
+//	// devices through its own mount (EPERM). The native snapshotter has
+//	// no upper directory: apply through the mount with RemoveWhiteouts.
+//	upper, _, err := snapshot.DiffDirs(mounts)
+//	_, err = archive.Apply(ctx, upper, layer2, archive.ApplyOptions{})
 //	err = sn.Commit(ctx, chain2, "extract-"+chain2, nil)
 //	// a container on the image
 //	mounts, err = sn.Prepare(ctx, containerID, chain2, nil)
