@@ -6,25 +6,35 @@
  * every namespace change that berth's init needs is done here, in a C
  * constructor, while the process is still single-threaded:
  *
- *   1. join the container's cgroup: say "C" and read "G" followed by lines
+ *   1. read what to do from the parent: "N<clone flags>\n<namespaces to
+ *      join>\n<time namespace offsets>". The runtime starts this process
+ *      before it has decoded the container's configuration and sends this
+ *      once it has;
+ *   2. with nothing to join and no user namespace, unshare(2) the new
+ *      namespaces now (except the cgroup one, see 6), while the parent is
+ *      still making the cgroup: the new mount namespace is a copy and still
+ *      shows the host's cgroup filesystem;
+ *   3. join the container's cgroup: say "C" and read "G" followed by lines
  *      "t:<v1 tasks file>" and "u:<v2 cgroup directory>". Writing "0" to a v1
  *      tasks file moves the calling thread, which is the whole process while
  *      it has one thread, and unlike writing a PID to cgroup.procs it does not
  *      take the kernel's global threadgroup lock, whose first write after a
  *      quiet spell waits for an RCU grace period (milliseconds). The v2
  *      directory is opened here and used by clone3(CLONE_INTO_CGROUP) below,
- *      which is cheap for the same reason. This comes first because joining
- *      a mount namespace hides the host's cgroup filesystem;
- *   0. read the namespaces to make and join from the parent ("N" message);
- *   2. join the namespaces listed there ("user=/proc/1/ns/user;net=...");
- *      the user namespace first, so that the others are joined with the
- *      capabilities it grants (see setns(2));
- *   3. unshare(CLONE_NEWUSER) if asked, then tell the parent "R" and wait for
+ *      which is cheap for the same reason (with a new user namespace the
+ *      process joins it through cgroup.procs instead: after step 5 it lacks
+ *      the privilege clone3 needs). This comes before joining namespaces
+ *      because joining a mount namespace hides the host's cgroup filesystem;
+ *   4. join the namespaces by path ("user=/proc/1/ns/user;net=..."), the user
+ *      namespace first, so that the others are joined with the capabilities
+ *      it grants (see setns(2));
+ *   5. unshare(CLONE_NEWUSER) if asked, then tell the parent "R" and wait for
  *      "G": meanwhile the parent writes our uid/gid maps, so that we can
  *      become the namespace's root and the namespaces made next belong to it;
- *   4. unshare(2) the remaining new namespaces, except the cgroup namespace,
- *      which init makes itself (on the thread that will exec the program);
- *   5. fork (clone3, into the v2 cgroup if there is one): a new or joined PID
+ *   6. unshare(2) the remaining new namespaces (if not done in step 2),
+ *      except the cgroup namespace, which init makes itself on the thread
+ *      that will exec the program; write the time namespace's offsets;
+ *   7. fork (clone3, into the v2 cgroup if there is one): a new or joined PID
  *      namespace only applies to children, so the child is the process that
  *      becomes the container (PID 1 in a new PID namespace). The child returns
  *      into the Go runtime; this process reports the child's PID to the
@@ -211,7 +221,7 @@ static void read_namespaces(unsigned long *flags, char **join, char **offsets)
 	*offsets = nl + 1;
 }
 
-/* join_cgroup does step 1 and returns the v2 cgroup directory fd, or -1.
+/* join_cgroup does step 3 and returns the v2 cgroup directory fd, or -1.
  * With a new user namespace (userns set) the fork happens without the
  * privileges needed to write the v2 cgroup, so this process joins it
  * through cgroup.procs now, paying for the kernel's lock. */
@@ -289,10 +299,7 @@ __attribute__((constructor)) static void berth_nsenter(void)
 	syncfd = atoi(fdenv);
 	read_namespaces(&newflags, &join, &offsets);
 
-	/* With nothing to join and no user namespace, the new namespaces can
-	 * be made first, while the parent is still making the cgroup: the
-	 * new mount namespace is a copy and still shows the host's cgroup
-	 * filesystem. Otherwise the cgroup comes first (see step 1). */
+	/* Step 2, when it is safe (see above). */
 	early = !(join && *join) && !(newflags & CLONE_NEWUSER);
 	if (early) {
 		rest = newflags & ~(unsigned long)CLONE_NEWCGROUP;
