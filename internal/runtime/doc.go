@@ -22,10 +22,13 @@
 // directory named by its ID:
 //
 //	<root>/<id>/state.json   runc-compatible state plus berth's fields (version 1)
+//	<root>/<id>/config.json  the container's spec, read only by the commands that need it
 //	<root>/<id>/start.sock   present while the container is "created"
 //
-// state.json is written to a temporary file and renamed over the old one, so
-// a reader never sees half a file. The status is not stored: it is derived
+// Both files are written to a temporary file and renamed over the old one,
+// so a reader never sees half a file. state.json is first written as soon
+// as init exists (status "creating" until start.sock appears), so that a
+// create killed half-way still leaves what `delete --force` needs. The status is not stored: it is derived
 // from the init process (alive, zombie or gone, checked against its recorded
 // start time so a reused PID is not mistaken for it), the freezer and the
 // start socket, so that any fresh process sees the truth.
