@@ -186,10 +186,10 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*loadArchive, err
 		if err != nil {
 			return a, err
 		}
-		if _, dup := a.mem[name]; dup {
-			return a, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("archive entry %q appears twice", hdr.Name))
-		}
-		if _, dup := a.blobs[name]; dup {
+		_, inMem := a.mem[name]
+		_, inBlobs := a.blobs[name]
+		_, inLinks := a.links[name]
+		if inMem || inBlobs || inLinks {
 			return a, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("archive entry %q appears twice", hdr.Name))
 		}
 		switch hdr.Typeflag {
@@ -213,6 +213,10 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*loadArchive, err
 					return a, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("archive entry %q: not a blob name: %v", hdr.Name, err))
 				}
 				if err := content.WriteBlob(ctx, s.content, "load-"+d.String(), tr, hdr.Size, d); err != nil {
+					// A truncated entry leaves an ingest that nothing resumes.
+					if aerr := s.content.Abort(context.WithoutCancel(ctx), "load-"+d.String()); aerr != nil && !errdefs.IsNotFound(aerr) {
+						err = errors.Join(err, aerr)
+					}
 					return a, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 				}
 				a.blobs[name] = ocispec.Descriptor{Digest: d, Size: hdr.Size}

@@ -263,3 +263,23 @@ func TestLoadHostile(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadTruncated(t *testing.T) {
+	ctx := t.Context()
+	src := newStore(t)
+	importBusybox(t, src, "busybox", nil)
+	var buf bytes.Buffer
+	assert.NilError(t, src.Save(ctx, &buf, []string{"busybox"}))
+
+	s := newStore(t)
+	_, err := s.Load(ctx, bytes.NewReader(buf.Bytes()[:buf.Len()/2]), nil)
+	assert.Check(t, err != nil)
+	ingests, err := s.Content().ListIngests(ctx)
+	assert.NilError(t, err)
+	assert.Check(t, is.Len(ingests, 0))
+	assert.Check(t, is.Len(blobs(t, s), 0))
+
+	// The same entry twice is refused.
+	_, err = s.Load(ctx, bytes.NewReader(makeTar(t, []entry{{name: "a", body: "1"}, {name: "./a", link: "b"}})), nil)
+	assert.Check(t, is.ErrorContains(err, `archive entry "./a" appears twice`))
+}
