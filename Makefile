@@ -35,5 +35,12 @@ demo: deps build
 dropin: build
 	bash test/dropin/docker.sh
 
+# Images moved between berth and a private Docker 20.10 daemon through
+# save/load (test/interop); needs Debian's docker.io, which `make dropin`
+# installs.
+.PHONY: interop
+interop: deps
+	BERTH_INTEROP=1 $(GO) test -count=1 -timeout 10m ./test/interop/
+
 clean:
 	rm -rf bin
