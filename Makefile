@@ -20,7 +20,7 @@ build:
 
 # Tests run as root for real: containers, cgroups, mounts and links.
 test: deps build
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -p 1 -count=1 -timeout 15m ./...
 
 # berth's runtime against Debian's runc (see test/bench/runtime).
 bench: deps build
