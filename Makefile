@@ -25,6 +25,7 @@ test: deps build
 # berth's runtime against Debian's runc (see test/bench/runtime).
 bench: deps build
 	$(GO) run ./test/bench/runtime
+	$(GO) run ./test/bench/images
 
 # Runs a busybox container with berth's runtime; installs busybox-static
 # if it is missing.

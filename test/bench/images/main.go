@@ -1,0 +1,970 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+// Command images compares berth's image store with Docker 20.10 (Debian's
+// docker.io, when /usr/bin/dockerd is installed) on the same ~200 MB,
+// 5-layer image: save to a file, load from it, push to a loopback registry
+// and pull from it. It prints the median time of each operation, MB/s
+// (of the image's uncompressed layers), the ratio docker/berth and the
+// target of DESIGN.md §4.
+//
+// The image is a busybox rootfs (hack/mkbusybox.sh) and four layers of
+// ~50 MB of random, incompressible files from a fixed seed, made once
+// into a Docker archive and loaded into a berth store. Operations:
+//
+//	save: berth Store.Save to a file    | docker save -o FILE
+//	load: Store.Load into a fresh root  | docker rmi, then docker load -i FILE
+//	push: Store.Push, fresh repository  | docker push, fresh repository
+//	pull: Store.Pull into a fresh root  | docker pull after removing every image
+//
+// Each push goes to a registry started for it (untimed), so no blob is
+// already there and none can be mounted from another repository: every
+// layer is really uploaded. Pulls come from one registry holding the image.
+// Iterations are interleaved (berth, docker, docker, berth, ...). Run it as
+// root from the repository root (make bench).
+//
+// Docker runs as a private dockerd as in test/interop: its own data root,
+// exec root, socket, pidfile and cgroup parent, --bridge none, no iptables;
+// it is stopped by PID. Everything (registries, dockerd, temporary
+// directories, mounts) is removed on the way out, also after an error or ^C.
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/distribution"
+	"github.com/berth-project/berth/internal/image"
+)
+
+const (
+	imageName = "bench/images:1"
+	// dockerCLI is Debian's docker.io client, the release of its dockerd.
+	dockerCLI = "/usr/bin/docker"
+	dockerd   = "/usr/bin/dockerd"
+
+	randomLayers    = 4
+	filesPerLayer   = 10
+	randomFileBytes = 5_000_000 // 10 × 5 MB = 50 MB a layer
+)
+
+func main() {
+	n := flag.Int("n", 3, "iterations per operation and engine")
+	mkrootfs := flag.String("mkbusybox", "hack/mkbusybox.sh", "script that makes the busybox rootfs")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, *n, *mkrootfs)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var operations = []struct{ name, target string }{
+	{"save", "≤ 0.6 s"},
+	{"load", "≤ 0.8 s"},
+	{"push", "≤ 0.85 s"},
+	{"pull", "≤ 0.75 s"},
+}
+
+// engine is one side of the comparison: its result per operation.
+type engine struct {
+	name    string
+	err     error
+	results [][]time.Duration
+	ops     []func(ctx context.Context, i int) (time.Duration, error)
+}
+
+func run(ctx context.Context, n int, mkrootfs string) (err error) {
+	if os.Geteuid() != 0 {
+		return errors.New("must run as root")
+	}
+	tmp, err := os.MkdirTemp("", "berth-bench-images.")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		unmountUnder(tmp)
+		if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+
+	fmt.Fprintln(os.Stderr, "bench: making the image")
+	archive := filepath.Join(tmp, "image.tar")
+	size, err := makeArchive(ctx, filepath.Join(tmp, "build"), archive, mkrootfs)
+	if err != nil {
+		return err
+	}
+
+	regBin, err := registryBinary()
+	if err != nil {
+		return err
+	}
+	pullReg, err := startRegistry(ctx, regBin, filepath.Join(tmp, "reg-pull"))
+	if err != nil {
+		return err
+	}
+	defer pullReg.stop()
+
+	b, err := newBerth(ctx, tmp, archive, pullReg.host, regBin)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	engines := []*engine{b.engine()}
+
+	dk := &engine{name: "docker"}
+	if _, serr := os.Stat(dockerd); serr != nil {
+		dk.err = fmt.Errorf("%s not installed", dockerd)
+	} else if d, derr := startDockerd(ctx); derr != nil {
+		dk.err = derr
+	} else {
+		defer d.stop()
+		if derr := d.prepare(ctx, tmp, archive, pullReg.host, regBin); derr != nil {
+			dk.err = derr
+		} else {
+			dk = d.engine()
+		}
+	}
+	engines = append(engines, dk)
+	for _, e := range engines {
+		e.results = make([][]time.Duration, len(operations))
+	}
+
+	// One untimed round first warms the page cache and catches a broken
+	// engine before the timed rounds.
+	for i := -1; i < n; i++ {
+		for op := range operations {
+			order := slices.Clone(engines)
+			if i%2 != 0 {
+				slices.Reverse(order)
+			}
+			for _, e := range order {
+				if e.err != nil {
+					continue
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				round := "warm-up"
+				if i >= 0 {
+					round = fmt.Sprintf("%d/%d", i+1, n)
+				}
+				fmt.Fprintf(os.Stderr, "bench: %s %s (%s)\n", e.name, operations[op].name, round)
+				d, err := e.ops[op](ctx, i+1)
+				if err != nil {
+					e.err = fmt.Errorf("%s: %w", operations[op].name, err)
+					continue
+				}
+				if i >= 0 {
+					e.results[op] = append(e.results[op], d)
+				}
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	mb := float64(size) / 1e6
+	fmt.Printf("image benchmark: %.0f MB image of 5 layers (busybox + 4 × 50 MB random), loopback registry, %d interleaved iterations, medians\n", mb, n)
+	for _, e := range engines {
+		if e.err != nil {
+			fmt.Printf("  %s: n/a: %v\n", e.name, e.err)
+		}
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "operation\tberth s\tberth MB/s\tdocker s\tdocker MB/s\tdocker/berth\ttarget\t")
+	for op, o := range operations {
+		bt, dt := engines[0].median(op), engines[1].median(op)
+		ratio := "n/a"
+		if bt > 0 && dt > 0 {
+			ratio = fmt.Sprintf("%.2fx", dt.Seconds()/bt.Seconds())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", o.name, secs(bt), rate(mb, bt), secs(dt), rate(mb, dt), ratio, o.target)
+	}
+	return tw.Flush()
+}
+
+func (e *engine) median(op int) time.Duration {
+	if e.err != nil || len(e.results[op]) == 0 {
+		return 0
+	}
+	r := slices.Sorted(slices.Values(e.results[op]))
+	return r[len(r)/2]
+}
+
+func secs(d time.Duration) string {
+	if d <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", d.Seconds())
+}
+
+func rate(mb float64, d time.Duration) string {
+	if d <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f", mb/d.Seconds())
+}
+
+// timed runs f and returns how long it took.
+func timed(f func() error) (time.Duration, error) {
+	start := time.Now()
+	err := f()
+	return time.Since(start), err
+}
+
+// ---- the image ----
+
+// makeArchive writes a Docker image archive (the legacy format:
+// manifest.json, <n>/layer.tar, <config>.json) of the benchmark image,
+// named imageName, to archive and returns the bytes of its layers.
+func makeArchive(ctx context.Context, dir, archive, mkrootfs string) (int64, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	rootfs := filepath.Join(dir, "rootfs")
+	if out, err := exec.CommandContext(ctx, "bash", mkrootfs, rootfs).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%s: %w: %s", mkrootfs, err, out)
+	}
+	var layers []string
+	first := filepath.Join(dir, "layer0.tar")
+	if out, err := exec.CommandContext(ctx, "tar", "--numeric-owner", "-C", rootfs, "-cf", first, ".").CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("tar busybox rootfs: %w: %s", err, out)
+	}
+	layers = append(layers, first)
+	var seed [32]byte
+	copy(seed[:], "berth image benchmark, seed 1")
+	rnd := rand.NewChaCha8(seed)
+	for l := 1; l <= randomLayers; l++ {
+		p := filepath.Join(dir, fmt.Sprintf("layer%d.tar", l))
+		if err := randomLayer(p, l, rnd); err != nil {
+			return 0, err
+		}
+		layers = append(layers, p)
+	}
+
+	f, err := os.Create(archive)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	tw := tar.NewWriter(bw)
+	var total int64
+	var diffIDs []digest.Digest
+	var names []string
+	for i, p := range layers {
+		lf, err := os.Open(p)
+		if err != nil {
+			return 0, err
+		}
+		fi, err := lf.Stat()
+		if err != nil {
+			lf.Close()
+			return 0, err
+		}
+		name := fmt.Sprintf("%d/layer.tar", i)
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: fi.Size(), Typeflag: tar.TypeReg}); err != nil {
+			lf.Close()
+			return 0, err
+		}
+		h := sha256.New()
+		_, err = io.Copy(io.MultiWriter(tw, h), lf)
+		lf.Close()
+		if err != nil {
+			return 0, err
+		}
+		total += fi.Size()
+		diffIDs = append(diffIDs, digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))))
+		names = append(names, name)
+	}
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	config, err := json.Marshal(ocispec.Image{
+		Created:  &created,
+		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Config:   ocispec.ImageConfig{Cmd: []string{"sh"}},
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: diffIDs},
+	})
+	if err != nil {
+		return 0, err
+	}
+	configName := digest.FromBytes(config).Encoded() + ".json"
+	manifest, err := json.Marshal([]map[string]any{{"Config": configName, "RepoTags": []string{imageName}, "Layers": names}})
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range []struct {
+		name string
+		data []byte
+	}{{configName, config}, {"manifest.json", manifest}} {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}); err != nil {
+			return 0, err
+		}
+		if _, err := tw.Write(e.data); err != nil {
+			return 0, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return 0, err
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, err
+	}
+	return total, f.Close()
+}
+
+// randomLayer writes a layer tar of filesPerLayer files of random bytes.
+func randomLayer(path string, l int, rnd io.Reader) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	tw := tar.NewWriter(bw)
+	mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	dir := fmt.Sprintf("data%d/", l)
+	if err := tw.WriteHeader(&tar.Header{Name: dir, Mode: 0o755, Typeflag: tar.TypeDir, ModTime: mtime}); err != nil {
+		return err
+	}
+	for i := range filesPerLayer {
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("%sfile%02d", dir, i), Mode: 0o644, Size: randomFileBytes, Typeflag: tar.TypeReg, ModTime: mtime}); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(tw, rnd, randomFileBytes); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// ---- berth ----
+
+type berthEngine struct {
+	tmp, archive string
+	pullHost     string
+	regBin       string
+	store        *image.Store
+	saved        string
+	pulledRepo   string
+}
+
+func newBerth(ctx context.Context, tmp, archive, pullHost, regBin string) (*berthEngine, error) {
+	b := &berthEngine{tmp: tmp, archive: archive, pullHost: pullHost, regBin: regBin}
+	s, err := image.New(ctx, filepath.Join(tmp, "berth-base"))
+	if err != nil {
+		return nil, err
+	}
+	b.store = s
+	f, err := os.Open(archive)
+	if err != nil {
+		return b, err
+	}
+	defer f.Close()
+	if _, err := s.Load(ctx, f, nil); err != nil {
+		return b, fmt.Errorf("berth: load the benchmark image: %w", err)
+	}
+	// The image every pull fetches, pushed once, untimed.
+	b.pulledRepo = pullHost + "/berth-pull:1"
+	if err := s.Tag(ctx, imageName, b.pulledRepo); err != nil {
+		return b, err
+	}
+	if _, err := s.Push(ctx, b.pulledRepo, &distribution.Client{}, nil); err != nil {
+		return b, fmt.Errorf("berth: push the image to pull: %w", err)
+	}
+	return b, nil
+}
+
+func (b *berthEngine) close() {
+	if b.store != nil {
+		b.store.Close()
+	}
+}
+
+func (b *berthEngine) engine() *engine {
+	return &engine{name: "berth", ops: []func(context.Context, int) (time.Duration, error){
+		b.save, b.load, b.push, b.pull,
+	}}
+}
+
+func (b *berthEngine) save(ctx context.Context, i int) (time.Duration, error) {
+	p := filepath.Join(b.tmp, fmt.Sprintf("berth-save-%d.tar", i))
+	os.Remove(b.saved)
+	b.saved = p
+	return timed(func() error {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if err := b.store.Save(ctx, bw, []string{imageName}); err != nil {
+			f.Close()
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	})
+}
+
+func (b *berthEngine) load(ctx context.Context, i int) (time.Duration, error) {
+	root := filepath.Join(b.tmp, fmt.Sprintf("berth-load-%d", i))
+	defer removeRoot(root)
+	return timed(func() error {
+		f, err := os.Open(b.saved)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		s, err := image.New(ctx, root)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, err = s.Load(ctx, f, nil)
+		return err
+	})
+}
+
+func (b *berthEngine) push(ctx context.Context, i int) (time.Duration, error) {
+	reg, err := startRegistry(ctx, b.regBin, filepath.Join(b.tmp, fmt.Sprintf("reg-berth-push-%d", i)))
+	if err != nil {
+		return 0, err
+	}
+	defer reg.stop()
+	ref := fmt.Sprintf("%s/berth-push-%d:1", reg.host, i)
+	if err := b.store.Tag(ctx, imageName, ref); err != nil {
+		return 0, err
+	}
+	defer b.store.Remove(ctx, ref, false)
+	return timed(func() error {
+		_, err := b.store.Push(ctx, ref, &distribution.Client{}, nil)
+		return err
+	})
+}
+
+func (b *berthEngine) pull(ctx context.Context, i int) (time.Duration, error) {
+	root := filepath.Join(b.tmp, fmt.Sprintf("berth-pull-%d", i))
+	defer removeRoot(root)
+	return timed(func() error {
+		s, err := image.New(ctx, root)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, err = s.Pull(ctx, b.pulledRepo, &distribution.Client{}, nil)
+		return err
+	})
+}
+
+// removeRoot removes a store root and anything mounted under it.
+func removeRoot(root string) {
+	unmountUnder(root)
+	os.RemoveAll(root)
+}
+
+// ---- the registry ----
+
+type registry struct {
+	host   string
+	dir    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+func registryBinary() (string, error) {
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, gp := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(gp, "bin", "registry")
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+	}
+	p, err := exec.LookPath("registry")
+	if err != nil {
+		return "", fmt.Errorf("registry binary not found in $(go env GOPATH)/bin or $PATH: run hack/deps.sh: %w", err)
+	}
+	return p, nil
+}
+
+// startRegistry starts the CNCF registry on a free 127.0.0.1 port with its
+// config and storage in dir, and waits until /v2/ answers.
+func startRegistry(ctx context.Context, bin, dir string) (*registry, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	// The port is released for the registry to take; another process may
+	// grab it in between, so retry a few times.
+	for range 5 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		host := l.Addr().String()
+		l.Close()
+		config := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+`, filepath.Join(dir, "storage"), host)
+		configPath := filepath.Join(dir, "config.yml")
+		if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+			return nil, err
+		}
+		r, err := runRegistry(ctx, bin, configPath, host, dir)
+		if err == nil {
+			return r, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("start registry: %w", lastErr)
+}
+
+func runRegistry(ctx context.Context, bin, configPath, host, dir string) (*registry, error) {
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "serve", configPath)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// No telemetry exporters: there is no network.
+	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
+	// Dies with us, and a ^C reaches us only.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &registry{host: host, dir: dir, cmd: cmd, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(r.exited) }()
+
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(wctx, http.MethodGet, "http://"+host+"/v2/", nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return r, nil
+			}
+		}
+		select {
+		case <-r.exited:
+			return nil, fmt.Errorf("registry on %s exited: %s", host, out.String())
+		case <-wctx.Done():
+			r.stop()
+			return nil, fmt.Errorf("registry on %s did not answer /v2/: %s", host, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// stop stops the registry by PID and removes its directory.
+func (r *registry) stop() {
+	stop(r.cmd.Process.Pid, r.exited)
+	os.RemoveAll(r.dir)
+}
+
+// ---- Docker ----
+
+// dockerDaemon is a private dockerd, as test/interop starts it.
+type dockerDaemon struct {
+	dir            string
+	env            []string
+	cmd            *exec.Cmd
+	exited         chan struct{}
+	cgroup         string
+	keyErr, runErr error
+
+	tmp, pullRef, regBin, saved string
+}
+
+func startDockerd(ctx context.Context) (*dockerDaemon, error) {
+	if _, err := os.Stat(dockerCLI); err != nil {
+		return nil, fmt.Errorf("%s not found: %w", dockerCLI, err)
+	}
+	// A short directory: containerd's socket paths live under the exec
+	// root and may not exceed 107 bytes.
+	dir, err := os.MkdirTemp("", "berth-bench-dk.")
+	if err != nil {
+		return nil, err
+	}
+	d := &dockerDaemon{dir: dir, cgroup: fmt.Sprintf("berthbench%d", os.Getpid())}
+	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(dir, "docker.sock"),
+		"DOCKER_CONFIG="+filepath.Join(dir, "cli"))
+	// dockerd 20.10 writes /etc/docker/key.json whatever its other paths
+	// are; remove what it adds.
+	_, d.keyErr = os.Stat("/etc/docker/key.json")
+	_, d.runErr = os.Stat("/run/containerd")
+	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}\n"), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	d.cmd = exec.Command(dockerd,
+		"--config-file", filepath.Join(dir, "daemon.json"),
+		"--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "dockerd.pid"),
+		"-H", "unix://"+filepath.Join(dir, "docker.sock"),
+		"--containerd-namespace", "berthbench",
+		"--containerd-plugins-namespace", "berthbench-plugins",
+		"--cgroup-parent", "/"+d.cgroup,
+		"--bridge", "none",
+		"--iptables=false", "--ip6tables=false", "--ip-masq=false", "--ip-forward=false",
+		"--userland-proxy=false")
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// Its own process group: a ^C reaches us, and we clean up.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		logf.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start dockerd: %w", err)
+	}
+	logf.Close()
+	d.exited = make(chan struct{})
+	go func() { d.cmd.Wait(); close(d.exited) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := d.docker(ctx, "version"); err == nil {
+			return d, nil
+		}
+		select {
+		case <-d.exited:
+			err = fmt.Errorf("dockerd exited at start: %s", d.logTail())
+		default:
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			} else if time.Now().After(deadline) {
+				err = fmt.Errorf("dockerd did not answer within 60s: %s", d.logTail())
+			}
+		}
+		if err != nil {
+			d.stop()
+			return nil, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (d *dockerDaemon) logTail() string {
+	data, _ := os.ReadFile(filepath.Join(d.dir, "dockerd.log"))
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > 10 {
+		lines = lines[len(lines)-10:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stop removes every container, stops dockerd and whatever it started
+// by PID, unmounts what it mounted and removes its directory.
+func (d *dockerDaemon) stop() {
+	ctx := context.Background()
+	if out, err := d.docker(ctx, "ps", "-aq"); err == nil && strings.TrimSpace(out) != "" {
+		d.docker(ctx, append([]string{"rm", "-f"}, strings.Fields(out)...)...)
+	}
+	stop(d.cmd.Process.Pid, d.exited)
+	// dockerd stops its containerd, but not when it was killed, and a shim
+	// may stay behind: all of them name dir on their command line.
+	for _, pid := range ownPids(d.dir) {
+		stop(pid, nil)
+	}
+	killCgroup(d.cgroup)
+	unmountUnder(d.dir)
+	time.Sleep(200 * time.Millisecond) // let killed processes leave their cgroups
+	removeCgroup(d.cgroup)
+	os.RemoveAll(d.dir)
+	if os.IsNotExist(d.keyErr) {
+		os.Remove("/etc/docker/key.json")
+	}
+	if os.IsNotExist(d.runErr) {
+		os.Remove("/run/containerd/s")
+		os.Remove("/run/containerd")
+	}
+}
+
+// docker runs the docker CLI against this daemon and returns its stdout.
+func (d *dockerDaemon) docker(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dockerCLI, args...)
+	cmd.Env = d.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// prepare loads the benchmark image and pushes it, untimed, to the
+// registry the pulls come from.
+func (d *dockerDaemon) prepare(ctx context.Context, tmp, archive, pullHost, regBin string) error {
+	d.tmp, d.regBin = tmp, regBin
+	if _, err := d.docker(ctx, "load", "-i", archive); err != nil {
+		return err
+	}
+	d.pullRef = pullHost + "/docker-pull:1"
+	if _, err := d.docker(ctx, "tag", imageName, d.pullRef); err != nil {
+		return err
+	}
+	if _, err := d.docker(ctx, "push", d.pullRef); err != nil {
+		return err
+	}
+	_, err := d.docker(ctx, "rmi", d.pullRef)
+	return err
+}
+
+func (d *dockerDaemon) engine() *engine {
+	return &engine{name: "docker", ops: []func(context.Context, int) (time.Duration, error){
+		d.save, d.load, d.push, d.pull,
+	}}
+}
+
+func (d *dockerDaemon) save(ctx context.Context, i int) (time.Duration, error) {
+	p := filepath.Join(d.tmp, fmt.Sprintf("docker-save-%d.tar", i))
+	os.Remove(d.saved)
+	d.saved = p
+	return timed(func() error {
+		_, err := d.docker(ctx, "save", "-o", p, imageName)
+		return err
+	})
+}
+
+// removeAll removes every image, so that what comes next stores its
+// layers anew.
+func (d *dockerDaemon) removeAll(ctx context.Context) error {
+	out, err := d.docker(ctx, "images", "-aq")
+	if err != nil {
+		return err
+	}
+	if ids := strings.Fields(out); len(ids) > 0 {
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if _, err := d.docker(ctx, append([]string{"rmi", "-f"}, ids...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *dockerDaemon) load(ctx context.Context, i int) (time.Duration, error) {
+	if err := d.removeAll(ctx); err != nil {
+		return 0, err
+	}
+	return timed(func() error {
+		_, err := d.docker(ctx, "load", "-i", d.saved)
+		return err
+	})
+}
+
+func (d *dockerDaemon) push(ctx context.Context, i int) (time.Duration, error) {
+	reg, err := startRegistry(ctx, d.regBin, filepath.Join(d.tmp, fmt.Sprintf("reg-docker-push-%d", i)))
+	if err != nil {
+		return 0, err
+	}
+	defer reg.stop()
+	ref := fmt.Sprintf("%s/docker-push-%d:1", reg.host, i)
+	if _, err := d.docker(ctx, "tag", imageName, ref); err != nil {
+		return 0, err
+	}
+	defer d.docker(context.Background(), "rmi", ref)
+	return timed(func() error {
+		_, err := d.docker(ctx, "push", ref)
+		return err
+	})
+}
+
+func (d *dockerDaemon) pull(ctx context.Context, i int) (time.Duration, error) {
+	if err := d.removeAll(ctx); err != nil {
+		return 0, err
+	}
+	dur, err := timed(func() error {
+		_, err := d.docker(ctx, "pull", d.pullRef)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	// The same image (same config, same ID) under the benchmark's name
+	// again, for the next save.
+	if _, err := d.docker(ctx, "tag", d.pullRef, imageName); err != nil {
+		return 0, err
+	}
+	if _, err := d.docker(ctx, "rmi", d.pullRef); err != nil {
+		return 0, err
+	}
+	return dur, nil
+}
+
+// ---- process, cgroup and mount cleanup (as in test/interop) ----
+
+// stop sends pid TERM, waits up to 20s for it to go, then KILLs it.
+// exited, if not nil, is closed once the process is reaped (our child);
+// otherwise its going is seen by signal 0 failing.
+func stop(pid int, exited <-chan struct{}) {
+	gone := func() bool {
+		if exited != nil {
+			select {
+			case <-exited:
+				return true
+			default:
+				return false
+			}
+		}
+		return unix.Kill(pid, 0) != nil
+	}
+	if gone() {
+		return
+	}
+	unix.Kill(pid, unix.SIGTERM)
+	for range 100 {
+		if gone() {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	unix.Kill(pid, unix.SIGKILL)
+	if exited != nil {
+		<-exited
+	}
+}
+
+// ownPids lists the processes whose command line names something under dir.
+func ownPids(dir string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(dir+"/")) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// killCgroup kills every process left under the cgroup parent in any
+// hierarchy, thawing frozen ones first so that SIGKILL takes effect.
+func killCgroup(name string) {
+	for _, top := range cgroupDirs(name) {
+		filepath.WalkDir(top, func(p string, e os.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			switch e.Name() {
+			case "freezer.state":
+				os.WriteFile(p, []byte("THAWED"), 0)
+			case "cgroup.procs":
+				data, _ := os.ReadFile(p)
+				for _, f := range strings.Fields(string(data)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						unix.Kill(pid, unix.SIGKILL)
+					}
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// removeCgroup removes the cgroup parent's directories, children first.
+func removeCgroup(name string) {
+	for _, top := range cgroupDirs(name) {
+		var dirs []string
+		filepath.WalkDir(top, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			os.Remove(dirs[i])
+		}
+	}
+}
+
+// cgroupDirs finds name at the top of each cgroup hierarchy (v1 hybrid or
+// unified).
+func cgroupDirs(name string) []string {
+	a, _ := filepath.Glob("/sys/fs/cgroup/" + name)
+	b, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
+	return append(a, b...)
+}
+
+// unmountUnder detaches every mount at or under dir, deepest first.
+func unmountUnder(dir string) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var points []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
+			points = append(points, fields[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		unix.Unmount(p, unix.MNT_DETACH)
+	}
+}
