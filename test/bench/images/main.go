@@ -2,7 +2,7 @@
 // Copyright The berth authors
 
 // Command images compares berth's image store with Docker 20.10 (Debian's
-// docker.io, when /usr/bin/dockerd is installed) on the same ~200 MB,
+// docker.io, when /usr/sbin/dockerd is installed) on the same ~200 MB,
 // 5-layer image: save to a file, load from it, push to a loopback registry
 // and pull from it. It prints the median time of each operation, MB/s
 // (of the image's uncompressed layers), the ratio docker/berth and the
@@ -69,7 +69,7 @@ const (
 	imageName = "bench/images:1"
 	// dockerCLI is Debian's docker.io client, the release of its dockerd.
 	dockerCLI = "/usr/bin/docker"
-	dockerd   = "/usr/bin/dockerd"
+	dockerd   = "/usr/sbin/dockerd" // Debian installs the daemon in sbin
 
 	randomLayers    = 4
 	filesPerLayer   = 10
