@@ -8,6 +8,9 @@
 // Workloads, the same commands for every runtime:
 //
 //	lifecycle: create --bundle B id; start id; state id until "stopped"; delete id
+//	engine:    create --bundle B --pid-file P id; start id; wait4(P); delete id —
+//	           what an engine such as containerd's shim does: as the child
+//	           subreaper it waits for the container's init instead of polling
 //	run:       run --bundle B id (waits for the process and deletes it);
 //	           then, untimed, delete --force id in case it is still there
 //
@@ -60,6 +63,7 @@ type workload struct {
 
 var workloads = []workload{
 	{"create+start+wait+delete", lifecycle, nil},
+	{"same, waiting as a subreaper", engine, nil},
 	{"run", runOnly, forceDelete},
 }
 
@@ -214,6 +218,40 @@ func lifecycle(rt *runtimeCmd, id string) error {
 		time.Sleep(200 * time.Microsecond)
 	}
 	_, err := rt.cmd("delete", id)
+	return err
+}
+
+// engine waits for the container's init as its subreaper, with wait4(2),
+// instead of asking the runtime for the state.
+func engine(rt *runtimeCmd, id string) error {
+	pidFile := filepath.Join(rt.root, id+".pid")
+	defer os.Remove(pidFile)
+	if _, err := rt.cmd("create", "--bundle", rt.bundle, "--pid-file", pidFile, id); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return err
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(data), &pid); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	if _, err := rt.cmd("start", id); err != nil {
+		return err
+	}
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for %d: %w", pid, err)
+		}
+		break
+	}
+	_, err = rt.cmd("delete", id)
 	return err
 }
 
