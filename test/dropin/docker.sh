@@ -82,6 +82,11 @@ own_pids() {
 	done
 }
 
+# veths lists the host's veth links that are attached to no bridge.
+veths() {
+	ip -o link show type veth 2>/dev/null | awk -F': ' '!/ master / {print $2}' | cut -d@ -f1
+}
+
 cleanup() {
 	local rc=$? m p
 	set +e
@@ -106,7 +111,17 @@ cleanup() {
 	# Mounts under $tmp (overlay, netns, shm), deepest first.
 	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
 		while read -r m; do umount -l "$m"; done
+	# Container veths: dockerd deletes them when it stops a container, but
+	# not for a container that failed to start or when dockerd was killed.
+	# Those still on our bridge, and veths that appeared during this run and
+	# are attached to nothing, are ours.
+	for m in $(ip -o link show master "$bridge" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
+		ip link del "$m" 2>/dev/null
+	done
 	ip link del "$bridge" 2>/dev/null
+	for m in $(veths); do
+		grep -qx "$m" "$tmp/veths.before" 2>/dev/null || ip link del "$m" 2>/dev/null
+	done
 	sleep 0.2 # let killed processes leave their cgroups
 	find /sys/fs/cgroup -maxdepth 2 -type d -name "$cgroup" | while read -r m; do
 		find "$m" -depth -type d -exec rmdir {} \;
@@ -134,6 +149,7 @@ for n in $(seq 77 99); do
 	fi
 done
 [ -n "$subnet" ] || { echo "docker.sh: no free 10.213.x.0/24 subnet" >&2; exit 1; }
+veths >"$tmp/veths.before"
 ip link add "$bridge" type bridge
 ip addr add "${subnet%.0/24}.1/24" dev "$bridge"
 ip link set "$bridge" up
