@@ -46,6 +46,17 @@ func demo(rt []string) error {
 	spec := runtime.DefaultSpec()
 	spec.Process.Terminal = false
 	spec.Process.Args = []string{"sh", "-c", `echo hello from berth; echo "hostname: $(hostname)"`}
+	// The container's cgroup goes under a parent of the demo's own, which
+	// it removes (in every hierarchy) when the container is gone.
+	parent := fmt.Sprintf("berth-demo-%d", os.Getpid())
+	spec.Linux.CgroupsPath = "/" + parent + "/c"
+	defer func() {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+		more, _ := filepath.Glob("/sys/fs/cgroup/" + parent)
+		for _, d := range append(dirs, more...) {
+			os.Remove(d)
+		}
+	}()
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		return err

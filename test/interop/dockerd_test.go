@@ -4,21 +4,18 @@
 package interop_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-project/berth/internal/testutil"
 )
 
 // dockerCLI is Debian's docker.io client, the same release as its dockerd
@@ -98,17 +95,17 @@ func startDockerd(t *testing.T) *dockerd {
 		if out, err := d.try("ps", "-aq"); err == nil && strings.TrimSpace(out) != "" {
 			d.try(append([]string{"rm", "-f"}, strings.Fields(out)...)...)
 		}
-		stop(cmd.Process.Pid, exited)
+		testutil.StopProcess(cmd.Process.Pid, exited)
 		// dockerd stops the containerd it started, but not when it was
 		// killed, and a shim may stay behind: all of them name dir on
 		// their command line.
-		for _, pid := range ownPids(dir) {
-			stop(pid, nil)
+		for _, pid := range testutil.OwnPids(dir) {
+			testutil.StopProcess(pid, nil)
 		}
-		killCgroup(cgroup)
-		unmountUnder(dir)
+		testutil.KillCgroup(cgroup)
+		testutil.UnmountUnder(dir)
 		time.Sleep(200 * time.Millisecond) // let killed processes leave their cgroups
-		removeCgroup(cgroup)
+		testutil.RemoveCgroup(cgroup)
 		if t.Failed() {
 			if log, err := os.ReadFile(filepath.Join(dir, "dockerd.log")); err == nil {
 				t.Logf("dockerd.log (tail):\n%s", tail(string(log), 30))
@@ -175,120 +172,6 @@ func (d *dockerd) run(args ...string) string {
 		d.t.Fatal(err)
 	}
 	return out
-}
-
-// stop sends pid TERM, waits up to 20s for it to go, then KILLs it.
-// exited, if not nil, is closed once the process is reaped (our child);
-// otherwise its going is seen by signal 0 failing.
-func stop(pid int, exited <-chan struct{}) {
-	gone := func() bool {
-		if exited != nil {
-			select {
-			case <-exited:
-				return true
-			default:
-				return false
-			}
-		}
-		return unix.Kill(pid, 0) != nil
-	}
-	if gone() {
-		return
-	}
-	unix.Kill(pid, unix.SIGTERM)
-	for range 100 {
-		if gone() {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	unix.Kill(pid, unix.SIGKILL)
-}
-
-// ownPids lists the processes whose command line names something under dir.
-func ownPids(dir string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(dir+"/")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// killCgroup kills every process left under the cgroup parent in any
-// hierarchy, thawing frozen ones first so that SIGKILL takes effect.
-func killCgroup(name string) {
-	for _, top := range cgroupDirs(name) {
-		filepath.WalkDir(top, func(p string, e os.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			switch e.Name() {
-			case "freezer.state":
-				os.WriteFile(p, []byte("THAWED"), 0)
-			case "cgroup.procs":
-				data, _ := os.ReadFile(p)
-				for _, f := range strings.Fields(string(data)) {
-					if pid, err := strconv.Atoi(f); err == nil {
-						unix.Kill(pid, unix.SIGKILL)
-					}
-				}
-			}
-			return nil
-		})
-	}
-}
-
-// removeCgroup removes the cgroup parent's directories, children first.
-func removeCgroup(name string) {
-	for _, top := range cgroupDirs(name) {
-		var dirs []string
-		filepath.WalkDir(top, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			os.Remove(dirs[i])
-		}
-	}
-}
-
-// cgroupDirs finds name at the top of each cgroup hierarchy (v1 hybrid or
-// unified).
-func cgroupDirs(name string) []string {
-	a, _ := filepath.Glob("/sys/fs/cgroup/" + name)
-	b, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
-	return append(a, b...)
-}
-
-// unmountUnder detaches every mount at or under dir, deepest first.
-func unmountUnder(dir string) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var points []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
-			points = append(points, fields[4])
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		unix.Unmount(p, unix.MNT_DETACH)
-	}
 }
 
 func tail(s string, n int) string {

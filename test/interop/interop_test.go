@@ -101,7 +101,7 @@ func dockerToBerth(t *testing.T, d *dockerd, rootfsTar string) {
 	const id = "interop-docker-image"
 	t.Cleanup(func() {
 		exec.Command(berthBin, "runtime", "--root", rtRoot, "delete", "-f", id).Run()
-		removeCgroup(strings.TrimPrefix(cgroupParent, "/"))
+		testutil.RemoveCgroup(cgroupParent)
 	})
 	cmd := exec.Command(berthBin, "runtime", "--root", rtRoot, "run", "--bundle", bundle, id)
 	var stdout, stderr bytes.Buffer

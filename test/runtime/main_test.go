@@ -52,13 +52,7 @@ func testMain(m *testing.M) int {
 	return m.Run()
 }
 
-func removeCgroupParent() {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
-	more, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/*")
-	for _, d := range append(more, dirs...) {
-		os.Remove(d)
-	}
-}
+func removeCgroupParent() { testutil.RemoveCgroup(cgroupParent) }
 
 // rt is one test's runtime: its own --root, cleaned up at the end.
 type rt struct {

@@ -50,8 +50,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -59,10 +57,10 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/distribution"
 	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/testutil"
 )
 
 const (
@@ -113,7 +111,7 @@ func run(ctx context.Context, n int, mkrootfs string) (err error) {
 		return err
 	}
 	defer func() {
-		unmountUnder(tmp)
+		testutil.UnmountUnder(tmp)
 		if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
 			err = rerr
 		}
@@ -500,7 +498,7 @@ func (b *berthEngine) pull(ctx context.Context, i int) (time.Duration, error) {
 
 // removeRoot removes a store root and anything mounted under it.
 func removeRoot(root string) {
-	unmountUnder(root)
+	testutil.UnmountUnder(root)
 	os.RemoveAll(root)
 }
 
@@ -609,7 +607,7 @@ func runRegistry(ctx context.Context, bin, configPath, host, dir string) (*regis
 
 // stop stops the registry by PID and removes its directory.
 func (r *registry) stop() {
-	stop(r.cmd.Process.Pid, r.exited)
+	testutil.StopProcess(r.cmd.Process.Pid, r.exited)
 	os.RemoveAll(r.dir)
 }
 
@@ -716,16 +714,16 @@ func (d *dockerDaemon) stop() {
 	if out, err := d.docker(ctx, "ps", "-aq"); err == nil && strings.TrimSpace(out) != "" {
 		d.docker(ctx, append([]string{"rm", "-f"}, strings.Fields(out)...)...)
 	}
-	stop(d.cmd.Process.Pid, d.exited)
+	testutil.StopProcess(d.cmd.Process.Pid, d.exited)
 	// dockerd stops its containerd, but not when it was killed, and a shim
 	// may stay behind: all of them name dir on their command line.
-	for _, pid := range ownPids(d.dir) {
-		stop(pid, nil)
+	for _, pid := range testutil.OwnPids(d.dir) {
+		testutil.StopProcess(pid, nil)
 	}
-	killCgroup(d.cgroup)
-	unmountUnder(d.dir)
+	testutil.KillCgroup(d.cgroup)
+	testutil.UnmountUnder(d.dir)
 	time.Sleep(200 * time.Millisecond) // let killed processes leave their cgroups
-	removeCgroup(d.cgroup)
+	testutil.RemoveCgroup(d.cgroup)
 	os.RemoveAll(d.dir)
 	if os.IsNotExist(d.keyErr) {
 		os.Remove("/etc/docker/key.json")
@@ -851,120 +849,3 @@ func (d *dockerDaemon) pull(ctx context.Context, i int) (time.Duration, error) {
 }
 
 // ---- process, cgroup and mount cleanup (as in test/interop) ----
-
-// stop sends pid TERM, waits up to 20s for it to go, then KILLs it.
-// exited, if not nil, is closed once the process is reaped (our child);
-// otherwise its going is seen by signal 0 failing.
-func stop(pid int, exited <-chan struct{}) {
-	gone := func() bool {
-		if exited != nil {
-			select {
-			case <-exited:
-				return true
-			default:
-				return false
-			}
-		}
-		return unix.Kill(pid, 0) != nil
-	}
-	if gone() {
-		return
-	}
-	unix.Kill(pid, unix.SIGTERM)
-	for range 100 {
-		if gone() {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	unix.Kill(pid, unix.SIGKILL)
-	if exited != nil {
-		<-exited
-	}
-}
-
-// ownPids lists the processes whose command line names something under dir.
-func ownPids(dir string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(dir+"/")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// killCgroup kills every process left under the cgroup parent in any
-// hierarchy, thawing frozen ones first so that SIGKILL takes effect.
-func killCgroup(name string) {
-	for _, top := range cgroupDirs(name) {
-		filepath.WalkDir(top, func(p string, e os.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			switch e.Name() {
-			case "freezer.state":
-				os.WriteFile(p, []byte("THAWED"), 0)
-			case "cgroup.procs":
-				data, _ := os.ReadFile(p)
-				for _, f := range strings.Fields(string(data)) {
-					if pid, err := strconv.Atoi(f); err == nil {
-						unix.Kill(pid, unix.SIGKILL)
-					}
-				}
-			}
-			return nil
-		})
-	}
-}
-
-// removeCgroup removes the cgroup parent's directories, children first.
-func removeCgroup(name string) {
-	for _, top := range cgroupDirs(name) {
-		var dirs []string
-		filepath.WalkDir(top, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			os.Remove(dirs[i])
-		}
-	}
-}
-
-// cgroupDirs finds name at the top of each cgroup hierarchy (v1 hybrid or
-// unified).
-func cgroupDirs(name string) []string {
-	a, _ := filepath.Glob("/sys/fs/cgroup/" + name)
-	b, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
-	return append(a, b...)
-}
-
-// unmountUnder detaches every mount at or under dir, deepest first.
-func unmountUnder(dir string) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var points []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
-			points = append(points, fields[4])
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		unix.Unmount(p, unix.MNT_DETACH)
-	}
-}

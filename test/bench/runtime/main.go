@@ -39,6 +39,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/testutil"
 )
 
 func main() {
@@ -61,6 +62,9 @@ type workload struct {
 	after func(rt *runtimeCmd, id string)
 }
 
+// cgroupParent holds the containers' cgroups (one at a time).
+var cgroupParent = fmt.Sprintf("/berth-bench-%d", os.Getpid())
+
 var workloads = []workload{
 	{"create+start+wait+delete", lifecycle, nil},
 	{"same, waiting as a subreaper", engine, nil},
@@ -80,6 +84,7 @@ func run(n int, berthPath, runcPath, mkrootfs string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	defer testutil.RemoveCgroup(cgroupParent)
 
 	bundle := filepath.Join(tmp, "bundle")
 	if err := makeBundle(bundle, mkrootfs); err != nil {
@@ -169,6 +174,8 @@ func makeBundle(bundle, mkrootfs string) error {
 	spec := runtime.DefaultSpec()
 	spec.Process.Terminal = false
 	spec.Process.Args = []string{"true"}
+	// A cgroup parent of the benchmark's own, removed at the end.
+	spec.Linux.CgroupsPath = cgroupParent + "/c"
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		return err
