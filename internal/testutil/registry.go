@@ -64,8 +64,7 @@ func StartRegistryAuth(t testing.TB, user, pass string) (host string) {
 
 func startRegistry(t testing.TB, htpasswd string) string {
 	t.Helper()
-	bin, err := registryBinary()
-	if err != nil {
+	if _, err := RegistryBinary(); err != nil {
 		msg := "registry binary not found in $(go env GOPATH)/bin or $PATH: run hack/deps.sh " +
 			"(go install github.com/distribution/distribution/v3/cmd/registry@" + RegistryVersion + ")"
 		if os.Getenv("CI") == "true" {
@@ -73,24 +72,49 @@ func startRegistry(t testing.TB, htpasswd string) string {
 		}
 		t.Skip(msg)
 	}
+	r, err := RunRegistry(t.TempDir(), htpasswd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	return r.Host
+}
 
-	dir := t.TempDir()
+// RegistryBinary finds the registry binary: $(go env GOPATH)/bin first,
+// where hack/deps.sh installs it, then $PATH.
+func RegistryBinary() (string, error) { return registryBinary() }
+
+// Registry is a running registry started by RunRegistry.
+type Registry struct {
+	Host   string // 127.0.0.1:port
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// RunRegistry starts a registry on a free 127.0.0.1 port with its config
+// and storage in dir (and htpasswd basic auth when htpasswd is not empty),
+// and waits until /v2/ answers. The caller stops it with Stop. Benchmarks
+// use it directly; tests use StartRegistry.
+func RunRegistry(dir, htpasswd string) (*Registry, error) {
+	bin, err := RegistryBinary()
+	if err != nil {
+		return nil, fmt.Errorf("registry binary not found in $(go env GOPATH)/bin or $PATH: run hack/deps.sh: %w", err)
+	}
 	auth := ""
 	if htpasswd != "" {
 		file := filepath.Join(dir, "htpasswd")
 		if err := os.WriteFile(file, []byte(htpasswd), 0o600); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", file)
 	}
-
 	// The port is picked by the kernel and released for the registry to
 	// take; another process may grab it in between, so retry a few times.
 	var lastErr error
 	for range 5 {
 		host, err := freeLoopbackAddr()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		config := fmt.Sprintf(`version: 0.1
 log:
@@ -107,44 +131,47 @@ http:
 %s`, filepath.Join(dir, "storage"), host, auth)
 		configPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		if lastErr = runRegistry(t, bin, configPath, host); lastErr == nil {
-			return host
+		r, err := runRegistry(bin, configPath, host)
+		if err == nil {
+			return r, nil
 		}
+		lastErr = err
 	}
-	t.Fatalf("start registry: %v", lastErr)
-	return ""
+	return nil, fmt.Errorf("start registry: %w", lastErr)
+}
+
+// Stop stops the registry (SIGTERM, then SIGKILL after 5 s) and waits.
+func (r *Registry) Stop() {
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(5 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.exited
+	}
 }
 
 // runRegistry starts bin and waits until http://host/v2/ answers 200 or
-// 401; on success it registers the cleanup that stops the process.
-func runRegistry(t testing.TB, bin, configPath, host string) error {
+// 401.
+func runRegistry(bin, configPath, host string) (*Registry, error) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "serve", configPath)
 	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr
-	// No telemetry exporters: the tests have no network.
+	// No telemetry exporters: there is no network.
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// It dies with us, and a ^C to a benchmark reaches the benchmark only.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
-	exited := make(chan struct{})
+	r := &Registry{Host: host, cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
-		close(exited)
+		close(r.exited)
 	}()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
@@ -153,16 +180,15 @@ func runRegistry(t testing.TB, bin, configPath, host string) error {
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				t.Cleanup(stop)
-				return nil
+				return r, nil
 			}
 		}
 		select {
-		case <-exited:
-			return fmt.Errorf("registry on %s exited: %s", host, stderr.String())
+		case <-r.exited:
+			return nil, fmt.Errorf("registry on %s exited: %s", host, stderr.String())
 		case <-ctx.Done():
-			stop()
-			return fmt.Errorf("registry on %s did not answer /v2/: %s", host, stderr.String())
+			r.Stop()
+			return nil, fmt.Errorf("registry on %s did not answer /v2/: %s", host, stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

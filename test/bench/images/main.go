@@ -42,8 +42,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -124,17 +122,13 @@ func run(ctx context.Context, n int, mkrootfs string) (err error) {
 		return err
 	}
 
-	regBin, err := registryBinary()
-	if err != nil {
-		return err
-	}
-	pullReg, err := startRegistry(ctx, regBin, filepath.Join(tmp, "reg-pull"))
+	pullReg, err := startRegistry(filepath.Join(tmp, "reg-pull"))
 	if err != nil {
 		return err
 	}
 	defer pullReg.stop()
 
-	b, err := newBerth(ctx, tmp, archive, pullReg.host, regBin)
+	b, err := newBerth(ctx, tmp, archive, pullReg.host)
 	if err != nil {
 		return err
 	}
@@ -148,7 +142,7 @@ func run(ctx context.Context, n int, mkrootfs string) (err error) {
 		dk.err = derr
 	} else {
 		defer d.stop()
-		if derr := d.prepare(ctx, tmp, archive, pullReg.host, regBin); derr != nil {
+		if derr := d.prepare(ctx, tmp, archive, pullReg.host); derr != nil {
 			dk.err = derr
 		} else {
 			dk = d.engine()
@@ -380,14 +374,13 @@ func randomLayer(path string, l int, rnd io.Reader) error {
 type berthEngine struct {
 	tmp, archive string
 	pullHost     string
-	regBin       string
 	store        *image.Store
 	saved        string
 	pulledRepo   string
 }
 
-func newBerth(ctx context.Context, tmp, archive, pullHost, regBin string) (*berthEngine, error) {
-	b := &berthEngine{tmp: tmp, archive: archive, pullHost: pullHost, regBin: regBin}
+func newBerth(ctx context.Context, tmp, archive, pullHost string) (*berthEngine, error) {
+	b := &berthEngine{tmp: tmp, archive: archive, pullHost: pullHost}
 	s, err := image.New(ctx, filepath.Join(tmp, "berth-base"))
 	if err != nil {
 		return nil, err
@@ -466,7 +459,7 @@ func (b *berthEngine) load(ctx context.Context, i int) (time.Duration, error) {
 }
 
 func (b *berthEngine) push(ctx context.Context, i int) (time.Duration, error) {
-	reg, err := startRegistry(ctx, b.regBin, filepath.Join(b.tmp, fmt.Sprintf("reg-berth-push-%d", i)))
+	reg, err := startRegistry(filepath.Join(b.tmp, fmt.Sprintf("reg-berth-push-%d", i)))
 	if err != nil {
 		return 0, err
 	}
@@ -505,109 +498,27 @@ func removeRoot(root string) {
 // ---- the registry ----
 
 type registry struct {
-	host   string
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-func registryBinary() (string, error) {
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, gp := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(gp, "bin", "registry")
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-		}
-	}
-	p, err := exec.LookPath("registry")
-	if err != nil {
-		return "", fmt.Errorf("registry binary not found in $(go env GOPATH)/bin or $PATH: run hack/deps.sh: %w", err)
-	}
-	return p, nil
+	host string
+	dir  string
+	r    *testutil.Registry
 }
 
 // startRegistry starts the CNCF registry on a free 127.0.0.1 port with its
 // config and storage in dir, and waits until /v2/ answers.
-func startRegistry(ctx context.Context, bin, dir string) (*registry, error) {
+func startRegistry(dir string) (*registry, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	var lastErr error
-	// The port is released for the registry to take; another process may
-	// grab it in between, so retry a few times.
-	for range 5 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		host := l.Addr().String()
-		l.Close()
-		config := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-`, filepath.Join(dir, "storage"), host)
-		configPath := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-			return nil, err
-		}
-		r, err := runRegistry(ctx, bin, configPath, host, dir)
-		if err == nil {
-			return r, nil
-		}
-		lastErr = err
-	}
-	return nil, fmt.Errorf("start registry: %w", lastErr)
-}
-
-func runRegistry(ctx context.Context, bin, configPath, host, dir string) (*registry, error) {
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "serve", configPath)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// No telemetry exporters: there is no network.
-	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	// Dies with us, and a ^C reaches us only.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	r, err := testutil.RunRegistry(dir, "")
+	if err != nil {
 		return nil, err
 	}
-	r := &registry{host: host, dir: dir, cmd: cmd, exited: make(chan struct{})}
-	go func() { cmd.Wait(); close(r.exited) }()
-
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(wctx, http.MethodGet, "http://"+host+"/v2/", nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return r, nil
-			}
-		}
-		select {
-		case <-r.exited:
-			return nil, fmt.Errorf("registry on %s exited: %s", host, out.String())
-		case <-wctx.Done():
-			r.stop()
-			return nil, fmt.Errorf("registry on %s did not answer /v2/: %s", host, out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return &registry{host: r.Host, dir: dir, r: r}, nil
 }
 
 // stop stops the registry by PID and removes its directory.
 func (r *registry) stop() {
-	testutil.StopProcess(r.cmd.Process.Pid, r.exited)
+	r.r.Stop()
 	os.RemoveAll(r.dir)
 }
 
@@ -622,7 +533,7 @@ type dockerDaemon struct {
 	cgroup         string
 	keyErr, runErr error
 
-	tmp, pullRef, regBin, saved string
+	tmp, pullRef, saved string
 }
 
 func startDockerd(ctx context.Context) (*dockerDaemon, error) {
@@ -750,8 +661,8 @@ func (d *dockerDaemon) docker(ctx context.Context, args ...string) (string, erro
 
 // prepare loads the benchmark image and pushes it, untimed, to the
 // registry the pulls come from.
-func (d *dockerDaemon) prepare(ctx context.Context, tmp, archive, pullHost, regBin string) error {
-	d.tmp, d.regBin = tmp, regBin
+func (d *dockerDaemon) prepare(ctx context.Context, tmp, archive, pullHost string) error {
+	d.tmp = tmp
 	if _, err := d.docker(ctx, "load", "-i", archive); err != nil {
 		return err
 	}
@@ -810,7 +721,7 @@ func (d *dockerDaemon) load(ctx context.Context, i int) (time.Duration, error) {
 }
 
 func (d *dockerDaemon) push(ctx context.Context, i int) (time.Duration, error) {
-	reg, err := startRegistry(ctx, d.regBin, filepath.Join(d.tmp, fmt.Sprintf("reg-docker-push-%d", i)))
+	reg, err := startRegistry(filepath.Join(d.tmp, fmt.Sprintf("reg-docker-push-%d", i)))
 	if err != nil {
 		return 0, err
 	}
