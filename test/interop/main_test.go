@@ -15,9 +15,9 @@ package interop_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/berth-project/berth/internal/testutil"
 )
 
 var (
@@ -32,17 +32,13 @@ func TestMain(m *testing.M) {
 
 func testMain(m *testing.M) int {
 	if os.Geteuid() == 0 && os.Getenv("BERTH_INTEROP") == "1" {
-		dir, err := os.MkdirTemp("", "berth-interop-test-")
+		bin, remove, err := testutil.BuildBerth("../../cmd/berth")
 		if err != nil {
-			panic(err)
-		}
-		defer os.RemoveAll(dir)
-		berthBin = filepath.Join(dir, "berth")
-		out, err := exec.Command("go", "build", "-o", berthBin, "../../cmd/berth").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build berth: %v\n%s", err, out)
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		defer remove()
+		berthBin = bin
 	}
 	return m.Run()
 }

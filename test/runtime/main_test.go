@@ -32,17 +32,13 @@ func TestMain(m *testing.M) {
 
 func testMain(m *testing.M) int {
 	if os.Geteuid() == 0 {
-		dir, err := os.MkdirTemp("", "berth-runtime-test-")
+		bin, remove, err := testutil.BuildBerth("../../cmd/berth")
 		if err != nil {
-			panic(err)
-		}
-		defer os.RemoveAll(dir)
-		berthBin = filepath.Join(dir, "berth")
-		out, err := exec.Command("go", "build", "-o", berthBin, "../../cmd/berth").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build berth: %v\n%s", err, out)
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		defer remove()
+		berthBin = bin
 		// Containers made with `create` outlive the runtime process that made
 		// them; as a subreaper this test process inherits (and reaps) them
 		// instead of the host's init.
