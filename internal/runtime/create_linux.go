@@ -134,7 +134,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	cmd = c
 	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
 
-	spec, err := LoadSpec(bundle)
+	spec, rawSpec, err := loadSpec(bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +215,10 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	}
 	// Record the process and cgroup at once, so that if this create is
 	// killed from here on, `delete --force` still finds what to remove.
+	// Nothing in the state changes after this; the status is derived.
+	if err := r.saveRawSpec(opts.ID, rawSpec); err != nil {
+		return nil, err
+	}
 	if err := r.saveState(st); err != nil {
 		return nil, err
 	}
@@ -222,15 +226,17 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		ID:           opts.ID,
 		Bundle:       bundle,
 		Rootfs:       rootfs,
+		RawSpec:      rawSpec,
 		Spec:         spec,
-		Process:      spec.Process,
 		NoPivot:      opts.NoPivot,
 		NoNewKeyring: opts.NoNewKeyring,
 		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
-		State:        hookState(st, Creating),
 		PreserveFDs:  opts.PreserveFDs,
 		NewUTS:       newFlags&unix.CLONE_NEWUTS != 0,
 		NewCgroupNS:  newFlags&unix.CLONE_NEWCGROUP != 0,
+	}
+	if spec.Hooks != nil {
+		cfg.State = hookState(st, Creating)
 	}
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return nil, err
@@ -247,14 +253,8 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		return nil, err
 	}
 	r.Log.Debug("create: init ready", "id", opts.ID, "elapsed", time.Since(t0))
-	// Save the state before the pid file: whoever watches the pid file may
-	// ask for the state as soon as it appears.
-	if err := r.saveSpec(opts.ID, spec); err != nil {
-		return nil, err
-	}
-	if err := r.saveState(st); err != nil {
-		return nil, err
-	}
+	// The state was saved before the pid file is written: whoever watches
+	// the pid file may ask for the state as soon as it appears.
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, pid); err != nil {
 			return nil, err

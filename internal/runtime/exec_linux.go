@@ -75,6 +75,7 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 		Exec:        true,
 		ID:          id,
 		Bundle:      st.Bundle,
+		RawSpec:     st.specRaw,
 		Spec:        spec,
 		Process:     p,
 		PreserveFDs: opts.PreserveFDs,

@@ -23,6 +23,15 @@ func runHooks(kind string, hooks []specs.Hook, state []byte) error {
 	return nil
 }
 
+// runStateHooks runs hooks with st's state as status, encoding the state
+// only if there is a hook to read it.
+func runStateHooks(kind string, hooks []specs.Hook, st *State, status Status) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	return runHooks(kind, hooks, hookState(st, status))
+}
+
 func runHook(h specs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil && *h.Timeout > 0 {

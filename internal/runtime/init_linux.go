@@ -63,6 +63,12 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 		return errors.New("init: no configuration received")
 	}
 	cfg := m.Config
+	if err := json.Unmarshal(cfg.RawSpec, &cfg.Spec); err != nil {
+		return fmt.Errorf("init: decode spec: %w", err)
+	}
+	if cfg.Process == nil {
+		cfg.Process = cfg.Spec.Process
+	}
 	if cfg.NewCgroupNS {
 		// nsenter.c put this process in the container's cgroup before it
 		// forked; the namespace made now is rooted there. Namespaces are

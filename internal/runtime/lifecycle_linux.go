@@ -49,7 +49,7 @@ func (r *Runtime) Start(id string) error {
 		}
 		return errors.New(string(msg))
 	}
-	if err := runHooks("poststart", hooksOf(&specs.Spec{Hooks: st.Hooks}).Poststart, hookState(st, Running)); err != nil {
+	if err := runStateHooks("poststart", hooksOf(&specs.Spec{Hooks: st.Hooks}).Poststart, st, Running); err != nil {
 		r.Log.Warn("poststart hook failed", "id", id, "err", err)
 		return err
 	}
@@ -136,7 +136,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err := os.RemoveAll(r.dir(id)); err != nil {
 		return err
 	}
-	if err := runHooks("poststop", hooksOf(&specs.Spec{Hooks: st.Hooks}).Poststop, hookState(st, Stopped)); err != nil {
+	if err := runStateHooks("poststop", hooksOf(&specs.Spec{Hooks: st.Hooks}).Poststop, st, Stopped); err != nil {
 		r.Log.Warn("poststop hook failed", "id", id, "err", err)
 	}
 	return nil

@@ -137,7 +137,7 @@ func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleS
 		}
 		switch m.Type {
 		case msgHooks:
-			state := hookState(st, Creating)
+			state := cfg.State
 			if err := runHooks("prestart", hooks.Prestart, state); err != nil {
 				sock.send(message{Type: msgError, Error: err.Error()})
 				return err

@@ -14,25 +14,32 @@ import (
 
 // LoadSpec reads and validates <bundle>/config.json.
 func LoadSpec(bundle string) (*specs.Spec, error) {
+	s, _, err := loadSpec(bundle)
+	return s, err
+}
+
+// loadSpec also returns the file's bytes, which the runtime keeps and
+// passes on as they are instead of encoding the spec again.
+func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		if _, serr := os.Stat(bundle); serr != nil {
-			return nil, errorf(errdefs.ErrNotFound, "bundle %s does not exist", bundle)
+			return nil, nil, errorf(errdefs.ErrNotFound, "bundle %s does not exist", bundle)
 		}
-		return nil, errorf(errdefs.ErrNotFound, "bundle %s has no config.json", bundle)
+		return nil, nil, errorf(errdefs.ErrNotFound, "bundle %s has no config.json", bundle)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var s specs.Spec
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&s); err != nil {
-		return nil, errorf(errdefs.ErrInvalidArgument, "parse %s: %v", filepath.Join(bundle, "config.json"), err)
+		return nil, nil, errorf(errdefs.ErrInvalidArgument, "parse %s: %v", filepath.Join(bundle, "config.json"), err)
 	}
 	if err := ValidateSpec(&s); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &s, nil
+	return &s, data, nil
 }
 
 // ValidateSpec checks the parts of a spec the runtime depends on.

@@ -48,7 +48,8 @@ type State struct {
 	// costs more than the rest of `state` put together.
 	Hooks *specs.Hooks `json:"hooks,omitempty"`
 
-	spec *specs.Spec
+	spec    *specs.Spec
+	specRaw []byte // config.json as read
 }
 
 // Spec returns the container's configuration, read on first use.
@@ -64,7 +65,7 @@ func (r *Runtime) Spec(st *State) (*specs.Spec, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("container %s: corrupt config.json: %w", st.ID, err)
 	}
-	st.spec = &s
+	st.spec, st.specRaw = &s, data
 	return st.spec, nil
 }
 
@@ -73,6 +74,10 @@ func (r *Runtime) saveSpec(id string, s *specs.Spec) error {
 	if err != nil {
 		return err
 	}
+	return r.saveRawSpec(id, data)
+}
+
+func (r *Runtime) saveRawSpec(id string, data []byte) error {
 	return atomicWrite(filepath.Join(r.dir(id), "config.json"), data)
 }
 

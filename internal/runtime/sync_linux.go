@@ -37,8 +37,11 @@ type initConfig struct {
 	ID          string         `json:"id"`
 	Bundle      string         `json:"bundle"`
 	Rootfs      string         `json:"rootfs"`
-	Spec        *specs.Spec    `json:"spec"`
-	Process     *specs.Process `json:"process"`
+	// RawSpec is config.json as the runtime read it; init decodes it into
+	// Spec. Process, when set, replaces Spec.Process (exec).
+	RawSpec json.RawMessage `json:"spec"`
+	Spec    *specs.Spec     `json:"-"`
+	Process *specs.Process `json:"process,omitempty"`
 	NoPivot     bool           `json:"noPivot,omitempty"`
 	State       []byte         `json:"state,omitempty"` // hook input for createContainer/startContainer
 	PreserveFDs int            `json:"preserveFds,omitempty"`
