@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -53,6 +52,8 @@ type CreateOpts struct {
 	NoNewKeyring bool
 	PreserveFDs  int
 	IO           IO
+	// Launch, when set, starts the intermediate process (see Launcher).
+	Launch Launcher
 }
 
 const startSocketName = "start.sock"
@@ -83,7 +84,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	}
 	var (
 		initPid int
-		cmd     *exec.Cmd // the intermediate process, until the handshake reaps it
+		cmd     Child // the intermediate process, until the handshake reaps it
 		cg      *cgroup.Manager
 		cgWait  = func() error { return nil }
 	)
@@ -91,8 +92,8 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		if retErr == nil {
 			return
 		}
-		if cmd != nil && cmd.ProcessState == nil {
-			cmd.Process.Kill()
+		if cmd != nil {
+			cmd.Kill()
 			cmd.Wait()
 		}
 		cgWait()
@@ -126,12 +127,12 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		child.Close()
 		return nil, err
 	}
-	err = c.Start()
+	started, err := launch(opts.Launch, c)
 	child.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	cmd = c
+	cmd = started
 	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
 
 	spec, rawSpec, err := loadSpec(bundle)
@@ -189,6 +190,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		return nil, err
 	}
 	initPid = pid
+	cmd = nil // reaped by the handshake
 	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
 	_, startTime, err := procStat(pid)
 	if err != nil {

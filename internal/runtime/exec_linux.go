@@ -16,6 +16,8 @@ type ExecOpts struct {
 	PidFile       string
 	PreserveFDs   int
 	IO            IO
+	// Launch, when set, starts the intermediate process (see Launcher).
+	Launch Launcher
 }
 
 // Exec starts another process in a running container and returns its PID
@@ -52,18 +54,18 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	}
 	defer parent.Close()
 	sock := syncSocket{parent}
-	cmd, err := initCommand(opts.IO, opts.PreserveFDs, child, nil)
+	c, err := initCommand(opts.IO, opts.PreserveFDs, child, nil)
 	if err != nil {
 		child.Close()
 		return 0, err
 	}
-	err = cmd.Start()
+	cmd, err := launch(opts.Launch, c)
 	child.Close()
 	if err != nil {
 		return 0, fmt.Errorf("start exec: %w", err)
 	}
 	if err := sendNamespaces(sock, 0, execJoin(st.Pid), nil); err != nil {
-		cmd.Process.Kill()
+		cmd.Kill()
 		cmd.Wait()
 		return 0, err
 	}

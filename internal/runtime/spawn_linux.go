@@ -49,6 +49,46 @@ func initCommand(stdio IO, preserve int, child, listener *os.File) (*exec.Cmd, e
 	return cmd, nil
 }
 
+// Child is the intermediate process of a create or exec: the one that
+// runs nsenter.c, forks the container's process and exits. A Launcher
+// starts it from the prepared command; the default starts it as the
+// caller's child. A container monitor starts it as its own child instead,
+// so that the container's process is re-parented to the monitor (a child
+// subreaper) when the intermediate process exits.
+type Child interface {
+	Pid() int
+	// Kill kills the intermediate process, on failure.
+	Kill() error
+	// Wait reaps it, if the launcher's caller is its parent.
+	Wait() error
+}
+
+// A Launcher starts cmd (Path, Args, Env, stdio and ExtraFiles, which it
+// must give the child at the same numbers) and returns the started child.
+type Launcher func(cmd *exec.Cmd) (Child, error)
+
+type cmdChild struct{ cmd *exec.Cmd }
+
+func (c cmdChild) Pid() int    { return c.cmd.Process.Pid }
+func (c cmdChild) Kill() error { return c.cmd.Process.Kill() }
+func (c cmdChild) Wait() error {
+	if c.cmd.ProcessState != nil {
+		return nil
+	}
+	return c.cmd.Wait()
+}
+
+// launch starts cmd with l, or as the caller's child when l is nil.
+func launch(l Launcher, cmd *exec.Cmd) (Child, error) {
+	if l != nil {
+		return l(cmd)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return cmdChild{cmd}, nil
+}
+
 func orStd(f, def *os.File) *os.File {
 	if f != nil {
 		return f
@@ -61,9 +101,9 @@ func orStd(f, def *os.File) *os.File {
 // answers "R" with "G" once writeMaps has written the id maps. It then reads
 // the PID of the process that becomes the container and reaps the
 // intermediate process.
-func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, cgroupPaths func() (map[string]string, error), writeMaps func(pid int) error) (int, error) {
+func (r *Runtime) handshake(sock syncSocket, cmd Child, cgroupPaths func() (map[string]string, error), writeMaps func(pid int) error) (int, error) {
 	fail := func(err error) (int, error) {
-		cmd.Process.Kill()
+		cmd.Kill()
 		cmd.Wait()
 		return 0, err
 	}
@@ -81,7 +121,7 @@ func (r *Runtime) handshake(sock syncSocket, cmd *exec.Cmd, cgroupPaths func() (
 		if _, err := sock.readLetter('R'); err != nil {
 			return fail(err)
 		}
-		if err := writeMaps(cmd.Process.Pid); err != nil {
+		if err := writeMaps(cmd.Pid()); err != nil {
 			return fail(err)
 		}
 		if err := unix.Sendmsg(int(sock.f.Fd()), []byte("G"), nil, nil, 0); err != nil {
