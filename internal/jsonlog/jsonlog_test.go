@@ -255,10 +255,11 @@ func TestFollow(t *testing.T) {
 			}()
 			<-started
 			var want []string
-			if tc.tail < 0 || tc.tail > tc.before {
-				tc.tail = tc.before
+			shown := tc.tail
+			if shown < 0 || shown > tc.before {
+				shown = tc.before
 			}
-			for i := tc.before - tc.tail; i < tc.before; i++ {
+			for i := tc.before - shown; i < tc.before; i++ {
 				want = append(want, itoa(i)+"\n")
 			}
 			// Wait for the tail before writing more, so that the new
