@@ -343,4 +343,3 @@ func TestValidateRestartPolicy(t *testing.T) {
 		assert.Check(t, errdefs.IsInvalidArgument(err))
 	}
 }
-
