@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-project/berth/internal/cli"
 	"github.com/berth-project/berth/internal/runtime"
 	_ "github.com/berth-project/berth/internal/runtime/nsenter"
 	"github.com/berth-project/berth/internal/runtimecmd"
@@ -39,9 +40,7 @@ func main() {
 	case "help", "--help", "-h":
 		usage()
 	default:
-		fmt.Fprintf(os.Stderr, "berth: unknown command %q\n", os.Args[1])
-		usage()
-		os.Exit(1)
+		os.Exit(cli.Main(os.Args[1:]))
 	}
 }
 

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+//go:build !windows
+
+package container
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/moby/moby/client"
+	"golang.org/x/sys/unix"
+)
+
+func notifyWinch(ch chan<- os.Signal) { signal.Notify(ch, unix.SIGWINCH) }
+
+// forwardSignals sends every signal the CLI receives to the container,
+// except those the Go runtime or the terminal use (--sig-proxy).
+func forwardSignals(ctx context.Context, cl *client.Client, id string) func() {
+	ch := make(chan os.Signal, 128)
+	signal.Notify(ch)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-ch:
+				sig, ok := s.(unix.Signal)
+				if !ok || sig == unix.SIGCHLD || sig == unix.SIGPIPE || sig == unix.SIGURG || sig == unix.SIGWINCH {
+					continue
+				}
+				name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
+				if name == "" {
+					continue
+				}
+				cl.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: name})
+			}
+		}
+	}()
+	return func() { signal.Stop(ch) }
+}
