@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	containertypes "github.com/moby/moby/api/types/container"
+
+	"github.com/berth-project/berth/internal/api/httputils"
+	"github.com/berth-project/berth/internal/api/server"
+)
+
+// Router serves /containers and /exec.
+type Router struct{ b Backend }
+
+// New returns the container router over b.
+func New(b Backend) *Router { return &Router{b: b} }
+
+// Routes lists the routes.
+func (r *Router) Routes() []server.Route {
+	return []server.Route{
+		{Method: "GET", Path: "/containers/json", Handler: r.list},
+		{Method: "GET", Path: "/containers/{name:.*}/json", Handler: r.inspect},
+		{Method: "GET", Path: "/containers/{name:.*}/top", Handler: r.top},
+		{Method: "GET", Path: "/containers/{name:.*}/logs", Handler: r.logs},
+		{Method: "GET", Path: "/containers/{name:.*}/changes", Handler: r.changes},
+		{Method: "GET", Path: "/containers/{name:.*}/export", Handler: r.export},
+		{Method: "GET", Path: "/containers/{name:.*}/stats", Handler: r.stats},
+		{Method: "POST", Path: "/containers/create", Handler: r.create},
+		{Method: "POST", Path: "/containers/prune", Handler: r.prune},
+		{Method: "POST", Path: "/containers/{name:.*}/start", Handler: r.start},
+		{Method: "POST", Path: "/containers/{name:.*}/stop", Handler: r.stop},
+		{Method: "POST", Path: "/containers/{name:.*}/restart", Handler: r.restart},
+		{Method: "POST", Path: "/containers/{name:.*}/kill", Handler: r.kill},
+		{Method: "POST", Path: "/containers/{name:.*}/wait", Handler: r.wait},
+		{Method: "POST", Path: "/containers/{name:.*}/rename", Handler: r.rename},
+		{Method: "POST", Path: "/containers/{name:.*}/update", Handler: r.update},
+		{Method: "POST", Path: "/containers/{name:.*}/pause", Handler: r.pause},
+		{Method: "POST", Path: "/containers/{name:.*}/unpause", Handler: r.unpause},
+		{Method: "POST", Path: "/containers/{name:.*}/attach", Handler: r.attach},
+		{Method: "POST", Path: "/containers/{name:.*}/resize", Handler: r.resize},
+		{Method: "POST", Path: "/containers/{name:.*}/exec", Handler: r.execCreate},
+		{Method: "DELETE", Path: "/containers/{name:.*}", Handler: r.remove},
+		{Method: "POST", Path: "/exec/{id:.*}/start", Handler: r.execStart},
+		{Method: "POST", Path: "/exec/{id:.*}/resize", Handler: r.execResize},
+		{Method: "GET", Path: "/exec/{id:.*}/json", Handler: r.execInspect},
+	}
+}
+
+func (r *Router) list(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	f, err := httputils.ParseFilters(req.FormValue("filters"), "ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label", "name", "network", "publish", "since", "status", "volume")
+	if err != nil {
+		return err
+	}
+	limit, err := httputils.IntValue(req, "limit", -1)
+	if err != nil {
+		return err
+	}
+	list, err := r.b.ContainerList(ctx, httputils.BoolValue(req, "all"), limit, httputils.BoolValue(req, "size"), f)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, list)
+}
+
+func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	c, err := r.b.ContainerInspect(ctx, vars["name"], httputils.BoolValue(req, "size"))
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, c)
+}
+
+func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	var cr containertypes.CreateRequest
+	if err := httputils.ReadJSON(w, req, &cr); err != nil {
+		return err
+	}
+	if cr.Config == nil {
+		return fmt.Errorf("config cannot be empty in order to create a container: %w", errdefs.ErrInvalidArgument)
+	}
+	if cr.HostConfig == nil {
+		cr.HostConfig = &containertypes.HostConfig{}
+	}
+	resp, err := r.b.ContainerCreate(ctx, req.FormValue("name"), &cr)
+	if err != nil {
+		return err
+	}
+	if resp.Warnings == nil {
+		resp.Warnings = []string{}
+	}
+	return httputils.WriteJSON(w, http.StatusCreated, resp)
+}
+
+func (r *Router) start(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerStart(ctx, vars["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func timeoutParam(req *http.Request) (*int, error) {
+	s := req.FormValue("t")
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid value for t: %q: %w", s, errdefs.ErrInvalidArgument)
+	}
+	return &n, nil
+}
+
+func (r *Router) stop(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	t, err := timeoutParam(req)
+	if err != nil {
+		return err
+	}
+	if err := r.b.ContainerStop(ctx, vars["name"], req.FormValue("signal"), t); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *Router) restart(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	t, err := timeoutParam(req)
+	if err != nil {
+		return err
+	}
+	if err := r.b.ContainerRestart(ctx, vars["name"], req.FormValue("signal"), t); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *Router) kill(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerKill(ctx, vars["name"], req.FormValue("signal")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// wait answers once the condition is met. The status line goes out at
+// once (as Docker does) so that the client knows the wait is in place.
+func (r *Router) wait(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	cond := containertypes.WaitCondition(req.FormValue("condition"))
+	switch cond {
+	case "", containertypes.WaitConditionNotRunning, containertypes.WaitConditionNextExit, containertypes.WaitConditionRemoved:
+	default:
+		return fmt.Errorf("invalid condition: %q: %w", cond, errdefs.ErrInvalidArgument)
+	}
+	ch, err := r.b.ContainerWait(ctx, vars["name"], cond)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	select {
+	case resp, ok := <-ch:
+		if !ok {
+			return nil
+		}
+		return json.NewEncoder(w).Encode(resp)
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if httputils.BoolValue(req, "link") {
+		return fmt.Errorf("links are not supported: %w", errdefs.ErrNotImplemented)
+	}
+	if err := r.b.ContainerRemove(ctx, vars["name"], httputils.BoolValue(req, "force"), httputils.BoolValue(req, "v")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *Router) rename(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerRename(ctx, vars["name"], req.FormValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *Router) update(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var u containertypes.UpdateConfig
+	if err := httputils.ReadJSON(w, req, &u); err != nil {
+		return err
+	}
+	resp, err := r.b.ContainerUpdate(ctx, vars["name"], &u)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (r *Router) pause(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerPause(ctx, vars["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *Router) unpause(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	if err := r.b.ContainerUnpause(ctx, vars["name"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (r *Router) top(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	resp, err := r.b.ContainerTop(ctx, vars["name"], req.FormValue("ps_args"))
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (r *Router) stats(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	stream := httputils.BoolValueOrDefault(req, "stream", true)
+	if httputils.BoolValue(req, "one-shot") {
+		stream = false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return r.b.ContainerStats(ctx, vars["name"], stream, httputils.NewFlushWriter(w))
+}
+
+func (r *Router) changes(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	ch, err := r.b.ContainerChanges(ctx, vars["name"])
+	if err != nil {
+		return err
+	}
+	if ch == nil {
+		ch = []containertypes.FilesystemChange{}
+	}
+	return httputils.WriteJSON(w, http.StatusOK, ch)
+}
+
+func (r *Router) export(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	w.Header().Set("Content-Type", "application/x-tar")
+	return r.b.ContainerExport(ctx, vars["name"], w)
+}
+
+func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	f, err := httputils.ParseFilters(req.FormValue("filters"), "until", "label", "label!")
+	if err != nil {
+		return err
+	}
+	rep, err := r.b.ContainerPrune(ctx, f)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, rep)
+}
+
+func (r *Router) resize(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	h, w2, err := sizeParams(req)
+	if err != nil {
+		return err
+	}
+	if err := r.b.ContainerResize(ctx, vars["name"], h, w2); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func sizeParams(req *http.Request) (uint16, uint16, error) {
+	h, err1 := strconv.ParseUint(req.FormValue("h"), 10, 16)
+	w, err2 := strconv.ParseUint(req.FormValue("w"), 10, 16)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("invalid height or width: %q x %q: %w", req.FormValue("h"), req.FormValue("w"), errdefs.ErrInvalidArgument)
+	}
+	return uint16(h), uint16(w), nil
+}
+
+// logs streams the log: raw for a TTY container, multiplexed frames
+// otherwise.
+func (r *Router) logs(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	cfg := &LogsConfig{
+		Stdout:     httputils.BoolValue(req, "stdout"),
+		Stderr:     httputils.BoolValue(req, "stderr"),
+		Follow:     httputils.BoolValue(req, "follow"),
+		Timestamps: httputils.BoolValue(req, "timestamps"),
+		Details:    httputils.BoolValue(req, "details"),
+		Tail:       -1,
+	}
+	if !cfg.Stdout && !cfg.Stderr {
+		return fmt.Errorf("Bad parameters: you must choose at least one stream: %w", errdefs.ErrInvalidArgument)
+	}
+	if t := req.FormValue("tail"); t != "" && t != "all" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			return fmt.Errorf("invalid value for tail: %q: %w", t, errdefs.ErrInvalidArgument)
+		}
+		if n >= 0 {
+			cfg.Tail = n
+		}
+	}
+	var err error
+	if cfg.Since, err = parseTime(req.FormValue("since")); err != nil {
+		return err
+	}
+	if cfg.Until, err = parseTime(req.FormValue("until")); err != nil {
+		return err
+	}
+	tty, err := r.b.ContainerLogsCheck(ctx, vars["name"])
+	if err != nil {
+		return err
+	}
+	if tty {
+		w.Header().Set("Content-Type", "application/vnd.docker.raw-stream")
+	} else {
+		w.Header().Set("Content-Type", "application/vnd.docker.multiplexed-stream")
+	}
+	w.WriteHeader(http.StatusOK)
+	fw := httputils.NewFlushWriter(w)
+	fw.Write(nil)
+	_, err = r.b.ContainerLogs(ctx, vars["name"], cfg, fw)
+	return err
+}
+
+// parseTime reads the seconds[.nanoseconds] timestamps the docker CLI
+// sends for since and until.
+func parseTime(s string) (time.Time, error) {
+	if s == "" || s == "0" {
+		return time.Time{}, nil
+	}
+	sec, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid timestamp %q: %w", s, errdefs.ErrInvalidArgument)
+	}
+	var ns int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		ns, err = strconv.ParseInt(frac, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("invalid timestamp %q: %w", s, errdefs.ErrInvalidArgument)
+		}
+	}
+	return time.Unix(n, ns), nil
+}
+
+// attach hijacks the connection and hands the streams to the backend.
+func (r *Router) attach(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	name := vars["name"]
+	tty, err := r.b.ContainerAttachInfo(ctx, name)
+	if err != nil {
+		return err
+	}
+	conn, rw, err := httputils.Hijack(w, req, !tty)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	cfg := &AttachConfig{
+		UseStdin:    httputils.BoolValue(req, "stdin"),
+		UseStdout:   httputils.BoolValue(req, "stdout"),
+		UseStderr:   httputils.BoolValue(req, "stderr"),
+		Logs:        httputils.BoolValue(req, "logs"),
+		Stream:      httputils.BoolValue(req, "stream"),
+		DetachKeys:  req.FormValue("detachKeys"),
+		Multiplexed: !tty,
+	}
+	var in io.Reader = rw.Reader
+	cfg.Stdin = in
+	if tty {
+		cfg.Stdout = conn
+		cfg.Stderr = conn
+	} else {
+		cfg.Stdout = &httputils.FrameWriter{W: conn, Stream: httputils.Stdout}
+		cfg.Stderr = &httputils.FrameWriter{W: conn, Stream: httputils.Stderr}
+	}
+	// The request's context ends with the hijacked connection's request;
+	// the attach lives as long as the connection.
+	if err := r.b.ContainerAttach(context.WithoutCancel(ctx), name, cfg); err != nil {
+		fmt.Fprintf(cfg.Stderr, "Error attaching: %s\n", err)
+	}
+	return nil
+}
+
+func (r *Router) execCreate(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var ec containertypes.ExecCreateRequest
+	if err := httputils.ReadJSON(w, req, &ec); err != nil {
+		return err
+	}
+	if len(ec.Cmd) == 0 {
+		return fmt.Errorf("No exec command specified: %w", errdefs.ErrInvalidArgument)
+	}
+	id, err := r.b.ExecCreate(ctx, vars["name"], &ec)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusCreated, containertypes.ExecCreateResponse{ID: id})
+}
+
+func (r *Router) execStart(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var es containertypes.ExecStartRequest
+	if err := httputils.ReadJSON(w, req, &es); err != nil {
+		return err
+	}
+	id := vars["id"]
+	tty, err := r.b.ExecInfo(ctx, id)
+	if err != nil {
+		return err
+	}
+	if es.Detach {
+		if err := r.b.ExecStart(ctx, id, &ExecStartConfig{Detach: true, Tty: tty}); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	conn, rw, err := httputils.Hijack(w, req, !tty)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	cfg := &ExecStartConfig{Tty: tty, Stdin: rw.Reader}
+	if tty {
+		cfg.Stdout, cfg.Stderr = conn, conn
+	} else {
+		cfg.Stdout = &httputils.FrameWriter{W: conn, Stream: httputils.Stdout}
+		cfg.Stderr = &httputils.FrameWriter{W: conn, Stream: httputils.Stderr}
+	}
+	if err := r.b.ExecStart(context.WithoutCancel(ctx), id, cfg); err != nil {
+		fmt.Fprintf(cfg.Stderr, "%s\n", err)
+	}
+	return nil
+}
+
+func (r *Router) execResize(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	h, w2, err := sizeParams(req)
+	if err != nil {
+		return err
+	}
+	if err := r.b.ExecResize(ctx, vars["id"], h, w2); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (r *Router) execInspect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	resp, err := r.b.ExecInspect(ctx, vars["id"])
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, resp)
+}

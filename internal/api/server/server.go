@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+// Package server serves the Engine API: it registers the routers' routes
+// under both the unversioned and the versioned paths ("/containers/json"
+// and "/v1.47/containers/json"), checks the version a client asks for,
+// answers errors in Docker's JSON shape and logs each request.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/berth-project/berth/internal/api/httpstatus"
+	"github.com/berth-project/berth/internal/api/httputils"
+)
+
+// The API versions berth speaks. Clients asking for no version get the
+// newest; the docker CLI negotiates down to the lower of its own and ours.
+const (
+	APIVersion    = "1.51"
+	MinAPIVersion = "1.24"
+)
+
+// Route is one endpoint of a router.
+type Route struct {
+	Method  string
+	Path    string
+	Handler httputils.APIFunc
+}
+
+// Router is a group of routes (containers, images, system …).
+type Router interface {
+	Routes() []Route
+}
+
+// Config is what the server says of itself in headers.
+type Config struct {
+	// Version is berth's version, sent in the Server header.
+	Version string
+	Log     *slog.Logger
+}
+
+// Server is the Engine API HTTP server.
+type Server struct {
+	cfg     Config
+	mux     *mux.Router
+	servers []*http.Server
+}
+
+// New returns a server for routers.
+func New(cfg Config, routers ...Router) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, mux: mux.NewRouter()}
+	s.mux.SkipClean(true)
+	for _, r := range routers {
+		for _, rt := range r.Routes() {
+			h := s.wrap(rt.Handler)
+			s.mux.Path("/v{version:[0-9.]+}" + rt.Path).Methods(rt.Method).Handler(h)
+			s.mux.Path(rt.Path).Methods(rt.Method).Handler(h)
+		}
+	}
+	notFound := s.wrap(func(ctx context.Context, w http.ResponseWriter, r *http.Request, _ map[string]string) error {
+		return writeError(w, http.StatusNotFound, "page not found")
+	})
+	s.mux.NotFoundHandler = notFound
+	s.mux.MethodNotAllowedHandler = notFound
+	return s
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve serves ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 30 * time.Second}
+	s.servers = append(s.servers, hs)
+	err := hs.Serve(ln)
+	if err == http.ErrServerClosed {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops every listener; hijacked streams are the handlers' to end.
+func (s *Server) Shutdown(ctx context.Context) {
+	for _, hs := range s.servers {
+		hs.Shutdown(ctx)
+	}
+}
+
+type errorResponse struct {
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	return json.NewEncoder(w).Encode(errorResponse{Message: msg})
+}
+
+// statusWriter remembers whether a handler wrote its header, so an error
+// after the body started is only logged.
+type statusWriter struct {
+	http.ResponseWriter
+	code    int
+	written bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.written {
+		w.code, w.written = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if !w.written {
+		w.code, w.written = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the hijacker.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Hijack() (net.Conn, *bufioReadWriter, error) {
+	w.written = true
+	w.code = http.StatusSwitchingProtocols
+	return hijack(w.ResponseWriter)
+}
+
+// wrap is the middleware: version check and headers, form parsing, error
+// bodies, panic recovery and the request log.
+func (s *Server) wrap(h httputils.APIFunc) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		vars := mux.Vars(r)
+		version := vars["version"]
+		w.Header().Set("Api-Version", APIVersion)
+		w.Header().Set("Server", "berth/"+s.cfg.Version+" (linux)")
+		w.Header().Set("Ostype", "linux")
+		w.Header().Set("Docker-Experimental", "false")
+		var err error
+		defer func() {
+			if p := recover(); p != nil {
+				s.cfg.Log.Error("panic in API handler", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if !w.written {
+					writeError(w, http.StatusInternalServerError, fmt.Sprint(p))
+				}
+			}
+			level := slog.LevelDebug
+			if w.code >= 500 {
+				level = slog.LevelWarn
+			}
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", w.code, "duration", time.Since(start)}
+			if err != nil {
+				attrs = append(attrs, "err", err)
+			}
+			s.cfg.Log.Log(r.Context(), level, "request", attrs...)
+		}()
+		switch {
+		case version == "":
+			version = APIVersion
+		case httputils.VersionLessThan(version, MinAPIVersion):
+			err = fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", version, MinAPIVersion)
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		case httputils.VersionLessThan(APIVersion, version):
+			err = fmt.Errorf("client version %s is too new. Maximum supported API version is %s", version, APIVersion)
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		ctx := httputils.WithVersion(r.Context(), version)
+		if err = httputils.ParseForm(r); err == nil {
+			err = h(ctx, w, r.WithContext(ctx), vars)
+		}
+		if err != nil && !w.written {
+			writeError(w, httpstatus.FromError(err), err.Error())
+		}
+	})
+}
