@@ -5,6 +5,7 @@ package testutil
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -161,4 +162,14 @@ func NewBundle(t testing.TB, mutate ...func(*specs.Spec)) string {
 // WithArgs sets the container process's command line.
 func WithArgs(args ...string) func(*specs.Spec) {
 	return func(s *specs.Spec) { s.Process.Args = args }
+}
+
+// WriteBusyboxRootfs is BusyboxRootfs for a TestMain, which has no
+// testing.TB: it fails instead of skipping when busybox is missing.
+func WriteBusyboxRootfs(dir string) error {
+	names, err := applets()
+	if err != nil {
+		return fmt.Errorf("busybox --list: %w (is busybox-static installed? make deps)", err)
+	}
+	return writeBusyboxRootfs(dir, names)
 }

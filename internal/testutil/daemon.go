@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package testutil
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Daemon is a `berth daemon` started by a test, with its own data root,
+// exec root, socket and cgroup parent under a temporary directory.
+type Daemon struct {
+	Bin          string
+	Dir          string
+	DataRoot     string
+	ExecRoot     string
+	Sock         string
+	CgroupParent string
+	// Host is the DOCKER_HOST value for the daemon: "unix://<Sock>".
+	Host string
+	Args []string
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *os.File
+}
+
+// NewDaemon prepares a daemon (not started) whose files live under a new
+// temporary directory; Cleanup removes everything it made.
+func NewDaemon(bin string, extraArgs ...string) (*Daemon, error) {
+	dir, err := os.MkdirTemp("", "berth-daemon-")
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	d := &Daemon{
+		Bin:          bin,
+		Dir:          dir,
+		DataRoot:     filepath.Join(dir, "data"),
+		ExecRoot:     filepath.Join(dir, "exec"),
+		Sock:         filepath.Join(dir, "berth.sock"),
+		CgroupParent: "berth-test-" + hex.EncodeToString(b),
+		Args:         extraArgs,
+	}
+	d.Host = "unix://" + d.Sock
+	return d, nil
+}
+
+// StartDaemon starts a new daemon for t and stops and cleans it up when
+// the test ends.
+func StartDaemon(t testing.TB, bin string, extraArgs ...string) *Daemon {
+	t.Helper()
+	d, err := NewDaemon(bin, extraArgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Cleanup)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Start starts the daemon and waits until it answers on its socket.
+func (d *Daemon) Start() error {
+	logf, err := os.OpenFile(filepath.Join(d.Dir, "daemon.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	args := append([]string{"daemon", "--debug",
+		"--data-root", d.DataRoot, "--exec-root", d.ExecRoot,
+		"-H", d.Host, "--pidfile", filepath.Join(d.Dir, "berth.pid"),
+		"--cgroup-parent", d.CgroupParent,
+		"--config-file", filepath.Join(d.Dir, "daemon.json")}, d.Args...)
+	cmd := exec.Command(d.Bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	d.cmd, d.log = cmd, logf
+	d.exited = make(chan struct{})
+	go func() { cmd.Wait(); close(d.exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-d.exited:
+			return fmt.Errorf("berth daemon exited: %s", d.Log())
+		default:
+		}
+		if c, err := net.Dial("unix", d.Sock); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("berth daemon did not start listening: %s", d.Log())
+}
+
+// Log returns what the daemon wrote so far.
+func (d *Daemon) Log() string {
+	b, _ := os.ReadFile(filepath.Join(d.Dir, "daemon.log"))
+	return string(b)
+}
+
+// Stop stops the daemon with SIGTERM and waits for it.
+func (d *Daemon) Stop() {
+	if d.cmd == nil {
+		return
+	}
+	StopProcess(d.cmd.Process.Pid, d.exited)
+	d.cmd = nil
+	d.log.Close()
+}
+
+// Kill kills the daemon with SIGKILL, as a crash would.
+func (d *Daemon) Kill() {
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(unix.SIGKILL)
+	<-d.exited
+	d.cmd = nil
+	d.log.Close()
+}
+
+// MonitorPid returns the pid of the daemon's monitor, 0 if none runs.
+func (d *Daemon) MonitorPid() int {
+	b, err := os.ReadFile(filepath.Join(d.ExecRoot, "monitor", "monitor.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// Cleanup stops the daemon, kills its containers and monitor, and removes
+// its mounts, cgroups and files.
+func (d *Daemon) Cleanup() {
+	d.Stop()
+	KillCgroup(d.CgroupParent)
+	if pid := d.MonitorPid(); pid > 0 {
+		// the monitor is ours: its command line names our directory
+		for _, own := range OwnPids(d.Dir) {
+			if own == pid {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	}
+	for _, pid := range OwnPids(d.Dir) {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	time.Sleep(50 * time.Millisecond)
+	UnmountUnder(d.Dir)
+	RemoveCgroup(d.CgroupParent)
+	os.RemoveAll(d.Dir)
+}
