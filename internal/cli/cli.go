@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/berth-project/berth/internal/cli/command/container"
+	"github.com/berth-project/berth/internal/cli/command/image"
 	"github.com/berth-project/berth/internal/cli/command/system"
 	"github.com/spf13/cobra"
 )
@@ -83,6 +84,8 @@ func NewRootCommand(cli *command.Cli) *cobra.Command {
 		system.NewInfoCommand(cli),
 	)
 	root.AddCommand(container.TopLevelCommands(cli)...)
+	root.AddCommand(image.NewImageCommand(cli))
+	root.AddCommand(image.TopLevelCommands(cli)...)
 	setFlagErrors(root)
 	return root
 }

@@ -103,3 +103,13 @@ func RunError(cmd *cobra.Command, err error) error {
 	return StatusError{StatusCode: code, Cause: err, Status: fmt.Sprintf("%s: %s\n\nRun '%s --help' for more information",
 		cmd.Root().Name(), msg, cmd.CommandPath())}
 }
+
+// Confirm asks the user a yes/no question on the terminal; anything but
+// "y" or "yes" is no.
+func Confirm(cli *Cli, message string) bool {
+	fmt.Fprintf(cli.Out(), "%s\nAre you sure you want to continue? [y/N] ", message)
+	var answer string
+	fmt.Fscanln(cli.In(), &answer)
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes"
+}

@@ -196,9 +196,6 @@ func (c *ImageContext) UniqueSize() string {
 	return HumanSize(c.i.Size - c.i.SharedSize)
 }
 
-// Labels is every label as k=v, comma separated.
-func (c *ImageContext) Labels() string { return joinLabels(c.i.Labels) }
-
 // SortImages orders images newest first, as the daemon does.
 func SortImages(images []image.Summary) {
 	slices.SortStableFunc(images, func(a, b image.Summary) int { return int(b.Created - a.Created) })
