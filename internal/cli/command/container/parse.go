@@ -237,10 +237,9 @@ func (o *ContainerOptions) parseResources(r *container.Resources) error {
 	if r.MemoryReservation, err = mem("--memory-reservation", o.MemoryReserve); err != nil {
 		return err
 	}
-	if o.Swappiness != -1 {
-		s := o.Swappiness
-		r.MemorySwappiness = &s
-	}
+	// docker always sends the swappiness, -1 meaning "the default".
+	swappiness := o.Swappiness
+	r.MemorySwappiness = &swappiness
 	if o.changed("oom-kill-disable") {
 		b := o.OOMKillDisable
 		r.OomKillDisable = &b
