@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/internal/cli"
+	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
 	_ "github.com/berth-project/berth/internal/runtime/nsenter"
 	"github.com/berth-project/berth/internal/runtimecmd"
@@ -35,6 +36,8 @@ func main() {
 		runtime.InitMain()
 	case "runtime":
 		os.Exit(runtimecmd.Main(os.Args[2:]))
+	case "monitor":
+		os.Exit(monitor.Main(os.Args[2:]))
 	case "version", "--version", "-v":
 		fmt.Println("berth version " + runtimecmd.Version)
 	case "help", "--help", "-h":

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package monitor
+
+import (
+	"sync"
+
+	"github.com/containerd/errdefs"
+)
+
+// bufPool holds the read buffers of the output pumps. Idle processes hold
+// none.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, maxData)
+	return &b
+}}
+
+// attacher is one attach stream. Its fields are guarded by server.mu.
+type attacher struct {
+	c                     *conn
+	p                     *proc
+	stdin, stdout, stderr bool
+	stdinDone             bool
+}
+
+// attach makes c an attach stream of the process req.ID. Output flows
+// once the reply is sent (attached). A process not launched yet gets a
+// placeholder, which its launch takes over: a client can attach to an
+// exec process before it starts and miss none of its output.
+func (s *server) attach(c *conn, req request) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.att != nil {
+		return errorf(errdefs.ErrFailedPrecondition, "attach: connection already attached")
+	}
+	if req.ID == "" {
+		return errorf(errdefs.ErrInvalidArgument, "attach: no ID")
+	}
+	p := s.procs[req.ID]
+	if p == nil {
+		p = &proc{id: req.ID, placeholder: true, attachers: map[*attacher]struct{}{}}
+		s.procs[req.ID] = p
+	}
+	c.att = &attacher{c: c, p: p, stdin: req.Stdin, stdout: req.Stdout, stderr: req.Stderr}
+	return nil
+}
+
+// attached starts the flow of output to c, whose attach reply was sent.
+func (s *server) attached(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := c.att
+	if a.p.done || a.p.gone {
+		a.end()
+		return
+	}
+	a.p.attachers[a] = struct{}{}
+}
+
+// output sends a piece of output to the client if it wants that stream;
+// a client that cannot take it is dropped. Called with server.mu held.
+func (a *attacher) output(kind byte, data []byte) {
+	switch {
+	case a.p.cfg.Tty:
+		if !a.stdout && !a.stderr {
+			return
+		}
+		kind = msgStdout
+	case kind == msgStdout && !a.stdout, kind == msgStderr && !a.stderr:
+		return
+	}
+	if a.c.send(kind, data) != nil {
+		delete(a.p.attachers, a)
+	}
+}
+
+// end tells the client that the output has ended and closes the stream.
+func (a *attacher) end() {
+	a.c.send(msgEnd, nil)
+	a.c.uc.Close()
+}
+
+// detach forgets a client that went away. Called with server.mu held.
+func (s *server) detach(a *attacher, gone bool) {
+	p := a.p
+	delete(p.attachers, a)
+	if gone && a.stdin && !a.stdinDone {
+		s.stdinEnded(a)
+	}
+	if p.placeholder && len(p.attachers) == 0 && s.procs[p.id] == p {
+		delete(s.procs, p.id)
+	}
+}
+
+// stdinEnded handles the end of a client's input: with StdinOnce it ends
+// the process's input too. Called with server.mu held.
+func (s *server) stdinEnded(a *attacher) {
+	if !a.stdin || a.stdinDone {
+		return
+	}
+	a.stdinDone = true
+	if a.p.cfg.StdinOnce && !a.p.placeholder && !a.p.done {
+		s.closeStdinLocked(a.p)
+	}
+}
+
+// writeStdin writes a client's input to the process. It may block (the
+// process does not read), which holds up only this client.
+func (s *server) writeStdin(a *attacher, data []byte) {
+	s.mu.Lock()
+	f := a.p.stdin
+	ok := a.stdin && !a.stdinDone
+	s.mu.Unlock()
+	if f != nil && ok {
+		f.Write(data)
+	}
+}
