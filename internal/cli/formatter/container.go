@@ -59,9 +59,14 @@ type ContainerContext struct {
 // ContainerFormatUsesSize reports whether rendering format reads the
 // Size field (also through {{json .}}), so "ps" asks the daemon for sizes.
 func ContainerFormatUsesSize(format Format) bool {
-	c := Context{Output: io.Discard, Format: format}
+	// Like docker, the raw --format text is executed: the "json" keyword
+	// is plain text there and asks for no size.
+	tmpl, err := ParseTemplate(string(format))
+	if err != nil {
+		return false
+	}
 	row := &ContainerContext{}
-	c.Write(nil, func(emit func(SubContext) error) error { return emit(row) })
+	tmpl.Execute(io.Discard, row)
 	return row.sizeUsed
 }
 

@@ -55,7 +55,7 @@ func NewPsCommand(cli *command.Cli) *cobra.Command {
 			lo := client.ContainerListOptions{All: opts.All, Limit: opts.Last, Filters: f,
 				Size: opts.Size}
 			if !opts.Quiet && !cmd.Flags().Changed("size") && opts.Format != "" {
-				lo.Size = formatter.ContainerFormatUsesSize(format)
+				lo.Size = formatter.ContainerFormatUsesSize(formatter.Format(opts.Format))
 			}
 			if opts.Latest {
 				lo.Limit = 1
