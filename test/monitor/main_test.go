@@ -112,21 +112,22 @@ func (e *env) stopMonitor() {
 		return
 	}
 	unix.Kill(e.monPid, unix.SIGKILL)
-	for i := 0; i < 2000 && !dead(e.monPid); i++ {
+	for i := 0; i < 2000 && !e.released(); i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
 	e.monPid = 0
 }
 
-// dead tells whether pid is gone or a zombie (whose files and locks the
-// kernel has released; the host's init reaps it in its own time).
-func dead(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// released tells whether the monitor has let go of its lock, that is,
+// has exited and closed its files (its zombie may linger: the host's init
+// reaps it in its own time).
+func (e *env) released() bool {
+	f, err := os.Open(filepath.Join(e.dir, "monitor.pid"))
 	if err != nil {
 		return true
 	}
-	i := bytes.LastIndexByte(data, ')')
-	return i < 0 || i+2 >= len(data) || data[i+2] == 'Z' || data[i+2] == 'X'
+	defer f.Close()
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
 }
 
 // bundle makes a busybox bundle running `sh -c script` in the test's
