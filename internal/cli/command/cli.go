@@ -7,6 +7,7 @@
 package command
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -213,3 +214,6 @@ func (s *OutStream) Size() (height, width uint) {
 	}
 	return uint(ws.Height), uint(ws.Width)
 }
+
+// Context is the context type commands pass around.
+type Context = context.Context

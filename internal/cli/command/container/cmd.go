@@ -48,6 +48,8 @@ func all(cli *command.Cli) []*cobra.Command {
 		NewRunCommand(cli), NewCreateCommand(cli), NewStartCommand(cli), NewStopCommand(cli),
 		NewRestartCommand(cli), NewKillCommand(cli), NewRmCommand(cli), ls, NewLogsCommand(cli),
 		NewAttachCommand(cli), NewExecCommand(cli), NewWaitCommand(cli), NewPauseCommand(cli),
-		NewUnpauseCommand(cli), NewRenameCommand(cli),
+		NewUnpauseCommand(cli), NewRenameCommand(cli), NewTopCommand(cli), NewStatsCommand(cli),
+		NewPortCommand(cli), NewDiffCommand(cli), NewExportCommand(cli), NewCpCommand(cli),
+		NewCommitCommand(cli), NewUpdateCommand(cli), NewPruneCommand(cli),
 	}
 }
