@@ -15,7 +15,10 @@ import (
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/berth-project/berth/internal/cli/command/container"
 	"github.com/berth-project/berth/internal/cli/command/image"
+	"github.com/berth-project/berth/internal/cli/command/network"
+	"github.com/berth-project/berth/internal/cli/command/registry"
 	"github.com/berth-project/berth/internal/cli/command/system"
+	"github.com/berth-project/berth/internal/cli/command/volume"
 	"github.com/spf13/cobra"
 )
 
@@ -86,6 +89,13 @@ func NewRootCommand(cli *command.Cli) *cobra.Command {
 	root.AddCommand(container.TopLevelCommands(cli)...)
 	root.AddCommand(image.NewImageCommand(cli))
 	root.AddCommand(image.TopLevelCommands(cli)...)
+	root.AddCommand(
+		volume.NewVolumeCommand(cli),
+		network.NewNetworkCommand(cli),
+		system.NewEventsCommand(cli),
+		registry.NewLoginCommand(cli),
+		registry.NewLogoutCommand(cli),
+	)
 	setFlagErrors(root)
 	return root
 }

@@ -40,7 +40,7 @@ func testContainers() []container.Summary {
 		},
 		{
 			ID: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", Names: []string{"/db"},
-			Image: "sha256:22bb6a91c7f97af56acb6833824cd799eae501663578ef2cb2191e31e45740a7",
+			Image:   "sha256:22bb6a91c7f97af56acb6833824cd799eae501663578ef2cb2191e31e45740a7",
 			ImageID: "sha256:22bb6a91c7f97af56acb6833824cd799eae501663578ef2cb2191e31e45740a7",
 			Command: "true", Created: testNow.Add(-3 * 24 * time.Hour).Unix(), State: "exited", Status: "Exited (0) 2 days ago",
 		},

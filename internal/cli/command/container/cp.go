@@ -23,7 +23,7 @@ import (
 func NewCpCommand(cli *command.Cli) *cobra.Command {
 	var followLink, archive bool
 	cmd := &cobra.Command{
-		Use: "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdocker cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdocker cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
 		Short: "Copy files/folders between a container and the local filesystem",
 		Args:  command.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -4,7 +4,6 @@
 package container
 
 import (
-
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -34,4 +33,3 @@ func NewInspectCommand(cli *command.Cli) *cobra.Command {
 	cmd.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes")
 	return cmd
 }
-

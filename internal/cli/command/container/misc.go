@@ -302,4 +302,3 @@ func NewPruneCommand(cli *command.Cli) *cobra.Command {
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
 	return cmd
 }
-

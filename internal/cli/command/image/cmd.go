@@ -22,7 +22,7 @@ func NewImageCommand(cli *command.Cli) *cobra.Command {
 	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"rmi", "remove"}
 	cmd.AddCommand(ls, rm, NewPullCommand(cli), NewPushCommand(cli), NewTagCommand(cli), NewSaveCommand(cli),
 		NewLoadCommand(cli), NewImportCommand(cli), NewHistoryCommand(cli), NewInspectCommand(cli),
-		NewPruneCommand(cli))
+		NewPruneCommand(cli), NewBuildCommand(cli))
 	return cmd
 }
 
@@ -30,5 +30,5 @@ func NewImageCommand(cli *command.Cli) *cobra.Command {
 func TopLevelCommands(cli *command.Cli) []*cobra.Command {
 	return []*cobra.Command{NewListCommand(cli), NewRemoveCommand(cli), NewPullCommand(cli), NewPushCommand(cli),
 		NewTagCommand(cli), NewSaveCommand(cli), NewLoadCommand(cli), NewImportCommand(cli),
-		NewHistoryCommand(cli), NewSearchCommand(cli)}
+		NewHistoryCommand(cli), NewSearchCommand(cli), NewBuildCommand(cli)}
 }

@@ -16,6 +16,6 @@ func NewSystemCommand(cli *command.Cli) *cobra.Command {
 		Args:  command.NoArgs,
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(NewInfoCommand(cli))
+	cmd.AddCommand(NewInfoCommand(cli), NewEventsCommand(cli), NewDfCommand(cli), NewPruneCommand(cli))
 	return cmd
 }
