@@ -72,7 +72,7 @@ func registryMessage(terr *transport.Error) string {
 	msgs := make([]string, 0, len(terr.Errors))
 	for _, d := range terr.Errors {
 		code := strings.ToLower(strings.ReplaceAll(string(d.Code), "_", " "))
-		if d.Message == "" || d.Message == code {
+		if d.Message == "" {
 			msgs = append(msgs, code)
 		} else {
 			msgs = append(msgs, code+": "+d.Message)
