@@ -50,12 +50,12 @@ func NewID() string {
 func (s *Store) Reserve(c *Container) error {
 	name := c.ShortName()
 	if !validName().MatchString(name) {
-		return fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id, ok := s.byName[name]; ok {
-		return fmt.Errorf("Conflict. The container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name: %w", "/"+name, id, errdefs.ErrConflict)
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Conflict. The container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name", "/"+name, id))
 	}
 	s.byID[c.ID] = c
 	s.byName[name] = c.ID
@@ -66,12 +66,12 @@ func (s *Store) Reserve(c *Container) error {
 func (s *Store) Rename(c *Container, oldName, newName string) error {
 	newName = strings.TrimPrefix(newName, "/")
 	if !validName().MatchString(newName) {
-		return fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", newName, errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", newName))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id, ok := s.byName[newName]; ok {
-		return fmt.Errorf("Error when allocating new name: Conflict. The container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name: %w", "/"+newName, id, errdefs.ErrConflict)
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Error when allocating new name: Conflict. The container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name", "/"+newName, id))
 	}
 	delete(s.byName, strings.TrimPrefix(oldName, "/"))
 	s.byName[newName] = c.ID
@@ -96,7 +96,7 @@ func (s *Store) Get(ref string) (*Container, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if ref == "" {
-		return nil, fmt.Errorf("No such container: %s: %w", ref, errdefs.ErrNotFound)
+		return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such container: %s", ref))
 	}
 	if c, ok := s.byID[ref]; ok {
 		return c, nil
@@ -108,13 +108,13 @@ func (s *Store) Get(ref string) (*Container, error) {
 	for id, c := range s.byID {
 		if strings.HasPrefix(id, ref) {
 			if found != nil {
-				return nil, fmt.Errorf("multiple IDs found with provided prefix: %s: %w", ref, errdefs.ErrInvalidArgument)
+				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("multiple IDs found with provided prefix: %s", ref))
 			}
 			found = c
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("No such container: %s: %w", ref, errdefs.ErrNotFound)
+		return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such container: %s", ref))
 	}
 	return found, nil
 }

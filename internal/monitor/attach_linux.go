@@ -94,13 +94,15 @@ func (s *server) detach(a *attacher, gone bool) {
 }
 
 // stdinEnded handles the end of a client's input: with StdinOnce it ends
-// the process's input too. Called with server.mu held.
+// the process's input too, except on a terminal, which has no end of input
+// and where the client's input ends when it detaches (Docker keeps a TTY
+// container's input open for the next attach). Called with server.mu held.
 func (s *server) stdinEnded(a *attacher) {
 	if !a.stdin || a.stdinDone {
 		return
 	}
 	a.stdinDone = true
-	if a.p.cfg.StdinOnce && !a.p.placeholder && !a.p.done {
+	if a.p.cfg.StdinOnce && !a.p.cfg.Tty && !a.p.placeholder && !a.p.done {
 		s.closeStdinLocked(a.p)
 	}
 }

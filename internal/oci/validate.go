@@ -137,6 +137,11 @@ func validateResources(r *container.Resources) error {
 	if r.CPUQuota > 0 && r.CPUQuota < 1000 {
 		return invalidf("CPU cfs quota can not be less than 1ms (i.e. 1000)")
 	}
+	// -1 is the kernel's "no limit"; any other negative quota would only
+	// fail later, when the runtime writes it to the cgroup.
+	if r.CPUQuota < -1 {
+		return invalidf("CPU cfs quota can not be less than 1ms (i.e. 1000), or -1 for no limit")
+	}
 	if err := validateUintList(r.CpusetCpus); err != nil {
 		return invalidf("Invalid value %s for cpuset cpus: %v", r.CpusetCpus, err)
 	}

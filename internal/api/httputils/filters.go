@@ -37,7 +37,7 @@ func ParseFilters(s string, accepted ...string) (Filters, error) {
 	} else {
 		var old map[string][]string
 		if err := json.Unmarshal([]byte(s), &old); err != nil {
-			return nil, fmt.Errorf("invalid filter: %v: %w", err, errdefs.ErrInvalidArgument)
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter: %v", err))
 		}
 		f = old
 	}
@@ -48,7 +48,7 @@ func ParseFilters(s string, accepted ...string) (Filters, error) {
 		}
 		for k := range f {
 			if !ok[k] {
-				return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
+				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
 			}
 		}
 	}

@@ -44,7 +44,7 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return fmt.Errorf("unsupported Content-Type header (%s): must be 'application/json': %w", ct, errdefs.ErrInvalidArgument)
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unsupported Content-Type header (%s): must be 'application/json'", ct))
 		}
 	}
 	body := http.MaxBytesReader(w, r.Body, MaxJSONBody)
@@ -55,9 +55,9 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("request body too large (more than %d bytes): %w", MaxJSONBody, errdefs.ErrInvalidArgument)
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("request body too large (more than %d bytes)", MaxJSONBody))
 		}
-		return fmt.Errorf("invalid JSON: %v: %w", err, errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid JSON: %v", err))
 	}
 	return nil
 }
@@ -85,7 +85,7 @@ func IntValue(r *http.Request, k string, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid value for %s: %q: %w", k, s, errdefs.ErrInvalidArgument)
+		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid value for %s: %q", k, s))
 	}
 	return n, nil
 }
@@ -97,7 +97,7 @@ func ParseForm(r *http.Request) error {
 		return nil
 	}
 	if err := r.ParseForm(); err != nil && !strings.HasPrefix(err.Error(), "mime:") {
-		return fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("%v", err))
 	}
 	return nil
 }

@@ -9,8 +9,8 @@ import (
 	"io"
 	"time"
 
-	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/berth-project/berth/internal/api/httputils"
+	containertypes "github.com/moby/moby/api/types/container"
 )
 
 // AttachConfig is an attach request, as the router decoded it.

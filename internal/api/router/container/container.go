@@ -87,7 +87,7 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 		return err
 	}
 	if cr.Config == nil {
-		return fmt.Errorf("config cannot be empty in order to create a container: %w", errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage("config cannot be empty in order to create a container")
 	}
 	if cr.HostConfig == nil {
 		cr.HostConfig = &containertypes.HostConfig{}
@@ -117,7 +117,7 @@ func timeoutParam(req *http.Request) (*int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return nil, fmt.Errorf("invalid value for t: %q: %w", s, errdefs.ErrInvalidArgument)
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid value for t: %q", s))
 	}
 	return &n, nil
 }
@@ -161,7 +161,7 @@ func (r *Router) wait(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	switch cond {
 	case "", containertypes.WaitConditionNotRunning, containertypes.WaitConditionNextExit, containertypes.WaitConditionRemoved:
 	default:
-		return fmt.Errorf("invalid condition: %q: %w", cond, errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid condition: %q", cond))
 	}
 	ch, err := r.b.ContainerWait(ctx, vars["name"], cond)
 	if err != nil {
@@ -185,7 +185,7 @@ func (r *Router) wait(ctx context.Context, w http.ResponseWriter, req *http.Requ
 
 func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
 	if httputils.BoolValue(req, "link") {
-		return fmt.Errorf("links are not supported: %w", errdefs.ErrNotImplemented)
+		return errdefs.ErrNotImplemented.WithMessage("links are not supported")
 	}
 	if err := r.b.ContainerRemove(ctx, vars["name"], httputils.BoolValue(req, "force"), httputils.BoolValue(req, "v")); err != nil {
 		return err
@@ -291,7 +291,7 @@ func sizeParams(req *http.Request) (uint16, uint16, error) {
 	h, err1 := strconv.ParseUint(req.FormValue("h"), 10, 16)
 	w, err2 := strconv.ParseUint(req.FormValue("w"), 10, 16)
 	if err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("invalid height or width: %q x %q: %w", req.FormValue("h"), req.FormValue("w"), errdefs.ErrInvalidArgument)
+		return 0, 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid height or width: %q x %q", req.FormValue("h"), req.FormValue("w")))
 	}
 	return uint16(h), uint16(w), nil
 }
@@ -308,12 +308,12 @@ func (r *Router) logs(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		Tail:       -1,
 	}
 	if !cfg.Stdout && !cfg.Stderr {
-		return fmt.Errorf("Bad parameters: you must choose at least one stream: %w", errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream")
 	}
 	if t := req.FormValue("tail"); t != "" && t != "all" {
 		n, err := strconv.Atoi(t)
 		if err != nil {
-			return fmt.Errorf("invalid value for tail: %q: %w", t, errdefs.ErrInvalidArgument)
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid value for tail: %q", t))
 		}
 		if n >= 0 {
 			cfg.Tail = n
@@ -351,14 +351,14 @@ func parseTime(s string) (time.Time, error) {
 	sec, frac, _ := strings.Cut(s, ".")
 	n, err := strconv.ParseInt(sec, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid timestamp %q: %w", s, errdefs.ErrInvalidArgument)
+		return time.Time{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid timestamp %q", s))
 	}
 	var ns int64
 	if frac != "" {
 		frac = (frac + "000000000")[:9]
 		ns, err = strconv.ParseInt(frac, 10, 64)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("invalid timestamp %q: %w", s, errdefs.ErrInvalidArgument)
+			return time.Time{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid timestamp %q", s))
 		}
 	}
 	return time.Unix(n, ns), nil
@@ -408,7 +408,7 @@ func (r *Router) execCreate(ctx context.Context, w http.ResponseWriter, req *htt
 		return err
 	}
 	if len(ec.Cmd) == 0 {
-		return fmt.Errorf("No exec command specified: %w", errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage("No exec command specified")
 	}
 	id, err := r.b.ExecCreate(ctx, vars["name"], &ec)
 	if err != nil {

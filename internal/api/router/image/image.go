@@ -114,7 +114,7 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 		}
 		return s.finish(r.b.ImageImport(ctx, opts, s.send))
 	}
-	return fmt.Errorf("either fromImage or fromSrc must be given: %w", errdefs.ErrInvalidArgument)
+	return errdefs.ErrInvalidArgument.WithMessage("either fromImage or fromSrc must be given")
 }
 
 func (r *Router) push(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
@@ -129,14 +129,14 @@ func (r *Router) push(ctx context.Context, w http.ResponseWriter, req *http.Requ
 func (r *Router) tag(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
 	repo := req.FormValue("repo")
 	if repo == "" {
-		return fmt.Errorf("repository name must have at least one component: %w", errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage("repository name must have at least one component")
 	}
 	tag := req.FormValue("tag")
 	if tag == "" {
 		tag = "latest"
 	}
 	if strings.Contains(tag, ":") || strings.Contains(tag, "/") {
-		return fmt.Errorf("invalid tag format %q: %w", tag, errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid tag format %q", tag))
 	}
 	if err := r.b.ImageTag(ctx, vars["name"], repo+":"+tag); err != nil {
 		return err
@@ -148,7 +148,7 @@ func (r *Router) tag(ctx context.Context, w http.ResponseWriter, req *http.Reque
 func (r *Router) remove(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
 	name := vars["name"]
 	if strings.TrimSpace(name) == "" {
-		return fmt.Errorf("image name cannot be blank: %w", errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage("image name cannot be blank")
 	}
 	list, err := r.b.ImageDelete(ctx, name, httputils.BoolValue(req, "force"), !httputils.BoolValue(req, "noprune"))
 	if err != nil {
@@ -179,7 +179,7 @@ func (r *Router) save(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		names = []string{n}
 	}
 	if len(names) == 0 {
-		return fmt.Errorf("no image names given: %w", errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage("no image names given")
 	}
 	return r.b.ImageSave(ctx, names, &tarWriter{w: w})
 }
@@ -204,14 +204,14 @@ func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Req
 func (r *Router) search(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	term := req.FormValue("term")
 	if term == "" {
-		return fmt.Errorf("search term is required: %w", errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage("search term is required")
 	}
 	limit, err := httputils.IntValue(req, "limit", 25)
 	if err != nil {
 		return err
 	}
 	if limit < 1 || limit > 100 {
-		return fmt.Errorf("limit %d is outside the range of [1, 100]: %w", limit, errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("limit %d is outside the range of [1, 100]", limit))
 	}
 	f, err := httputils.ParseFilters(req.FormValue("filters"), "is-automated", "is-official", "stars")
 	if err != nil {
@@ -255,7 +255,7 @@ func (r *Router) commit(ctx context.Context, w http.ResponseWriter, req *http.Re
 		Config:    cfg,
 	}
 	if opts.Container == "" {
-		return fmt.Errorf("container is required: %w", errdefs.ErrInvalidArgument)
+		return errdefs.ErrInvalidArgument.WithMessage("container is required")
 	}
 	id, err := r.b.ImageCommit(ctx, opts)
 	if err != nil {

@@ -97,10 +97,10 @@ func decodeAuth(h string) (*registry.AuthConfig, error) {
 		b, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("invalid X-Registry-Auth header: %v: %w", err, errdefs.ErrInvalidArgument)
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid X-Registry-Auth header: %v", err))
 	}
 	if err := json.Unmarshal(b, auth); err != nil {
-		return nil, fmt.Errorf("invalid X-Registry-Auth header: %v: %w", err, errdefs.ErrInvalidArgument)
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid X-Registry-Auth header: %v", err))
 	}
 	return auth, nil
 }
