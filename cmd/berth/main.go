@@ -4,18 +4,24 @@
 //
 //	berth runtime ...   the runc-compatible OCI runtime (also as "berth-runc")
 //	berth init          a container's first process (started by the runtime)
+//	berth daemon        the daemon serving the Docker Engine API
+//	berth monitor       the monitor holding containers' stdio (started by the daemon)
+//	berth …             anything else: the docker-compatible CLI
+//	docker-init         the minimal init of `run --init` (berth bind-mounted
+//	                    into the container under that name)
 //
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/berth-project/berth/internal/cli"
+	"github.com/berth-project/berth/internal/daemon"
+	"github.com/berth-project/berth/internal/initproc"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
 	_ "github.com/berth-project/berth/internal/runtime/nsenter"
@@ -27,31 +33,22 @@ func main() {
 	if strings.HasSuffix(name, "-runc") || name == "runc" {
 		os.Exit(runtimecmd.Main(os.Args[1:]))
 	}
+	if name == "docker-init" {
+		os.Exit(initproc.Main(os.Args[1:]))
+	}
 	if len(os.Args) < 2 {
-		usage()
-		os.Exit(1)
+		os.Exit(cli.Main(nil))
 	}
 	switch os.Args[1] {
 	case "init":
 		runtime.InitMain()
+	case "daemon":
+		os.Exit(daemon.Main(os.Args[2:]))
 	case "runtime":
 		os.Exit(runtimecmd.Main(os.Args[2:]))
 	case "monitor":
 		os.Exit(monitor.Main(os.Args[2:]))
-	case "version", "--version", "-v":
-		fmt.Println("berth version " + runtimecmd.Version)
-	case "help", "--help", "-h":
-		usage()
 	default:
 		os.Exit(cli.Main(os.Args[1:]))
 	}
-}
-
-func usage() {
-	fmt.Fprint(os.Stderr, `Usage: berth COMMAND
-
-Commands:
-  runtime   the OCI runtime (runc-compatible; also invoked as berth-runc)
-  version   show the berth version
-`)
 }

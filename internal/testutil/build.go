@@ -18,7 +18,11 @@ func BuildBerth(pkg string) (bin string, remove func(), err error) {
 	}
 	remove = func() { os.RemoveAll(dir) }
 	bin = filepath.Join(dir, "berth")
-	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+	// Built as `make build` builds it: static, so that it also runs inside
+	// containers (the daemon bind-mounts it there for --init).
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "netgo,osusergo", "-ldflags", "-extldflags -static", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		remove()
 		return "", nil, fmt.Errorf("build berth: %v\n%s", err, out)
 	}

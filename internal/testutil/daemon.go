@@ -80,6 +80,10 @@ func (d *Daemon) Start() error {
 	if err != nil {
 		return err
 	}
+	cfgFile := filepath.Join(d.Dir, "daemon.json")
+	if _, err := os.Stat(cfgFile); err != nil {
+		os.WriteFile(cfgFile, []byte("{}\n"), 0o644)
+	}
 	args := append([]string{"daemon", "--debug",
 		"--data-root", d.DataRoot, "--exec-root", d.ExecRoot,
 		"-H", d.Host, "--pidfile", filepath.Join(d.Dir, "berth.pid"),

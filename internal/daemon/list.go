@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	units "github.com/docker/go-units"
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/berth-project/berth/internal/api/httputils"
+	ctr "github.com/berth-project/berth/internal/container"
+)
+
+// ContainerList answers `ps`: the running containers, or all with all,
+// filtered as Docker filters them, newest first.
+func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int, size bool, f httputils.Filters) ([]containertypes.Summary, error) {
+	list := d.store.List()
+	var before, since time.Time
+	if v := f["before"]; len(v) > 0 {
+		c, err := d.store.Get(v[0])
+		if err != nil {
+			return nil, err
+		}
+		before = c.Created
+	}
+	if v := f["since"]; len(v) > 0 {
+		c, err := d.store.Get(v[0])
+		if err != nil {
+			return nil, err
+		}
+		since = c.Created
+	}
+	for _, s := range f["status"] {
+		switch s {
+		case ctr.Created, ctr.Running, ctr.Paused, ctr.Restarting, ctr.Removing, ctr.Exited, ctr.Dead:
+		default:
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'status=%s'", s))
+		}
+	}
+	for _, s := range f["health"] {
+		switch s {
+		case "starting", "healthy", "unhealthy", "none":
+		default:
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Unrecognised filter value for health: %s", s))
+		}
+	}
+	if f.Has("status") || len(f["exited"]) > 0 || limit > 0 || !before.IsZero() || !since.IsZero() {
+		// these look beyond the running containers
+		if f.Has("status") || len(f["exited"]) > 0 {
+			all = true
+		}
+	}
+	if limit > 0 {
+		all = true
+	}
+	out := []containertypes.Summary{}
+	for _, c := range list {
+		c.Mu.Lock()
+		s, ok := d.summary(c, all, before, since, f)
+		c.Mu.Unlock()
+		if !ok {
+			continue
+		}
+		if size {
+			rw := d.sizeRw(ctx, c.ID)
+			s.SizeRw = rw
+			s.SizeRootFs = rw + d.imageSize(ctx, c.Image)
+		}
+		out = append(out, s)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (d *Daemon) summary(c *ctr.Container, all bool, before, since time.Time, f httputils.Filters) (containertypes.Summary, bool) {
+	st := c.State.Status
+	if !all && st != ctr.Running && st != ctr.Paused && st != ctr.Restarting {
+		return containertypes.Summary{}, false
+	}
+	if !before.IsZero() && !c.Created.Before(before) || !since.IsZero() && !c.Created.After(since) {
+		return containertypes.Summary{}, false
+	}
+	if !f.Match("status", st) || !f.MatchLabels("label", c.Config.Labels) {
+		return containertypes.Summary{}, false
+	}
+	if f.Has("id") && !matchPrefix(f["id"], c.ID) {
+		return containertypes.Summary{}, false
+	}
+	if f.Has("name") && !matchSubstring(f["name"], c.ShortName()) {
+		return containertypes.Summary{}, false
+	}
+	if f.Has("exited") {
+		if st != ctr.Exited || !f.Match("exited", strconv.Itoa(c.State.ExitCode)) {
+			return containertypes.Summary{}, false
+		}
+	}
+	if f.Has("ancestor") && !d.isAncestor(f["ancestor"], c) {
+		return containertypes.Summary{}, false
+	}
+	if f.Has("health") {
+		h := "none"
+		if c.State.Health != nil {
+			h = string(c.State.Health.Status)
+		}
+		if !f.Match("health", h) {
+			return containertypes.Summary{}, false
+		}
+	}
+	if f.Has("network") && !f.Match("network", string(c.HostConfig.NetworkMode)) {
+		return containertypes.Summary{}, false
+	}
+	if f.Has("volume") || f.Has("publish") || f.Has("expose") {
+		return containertypes.Summary{}, false // no volumes or ports yet
+	}
+	cmd := c.Path
+	if len(c.Args) > 0 {
+		cmd += " " + strings.Join(c.Args, " ")
+	}
+	s := containertypes.Summary{
+		ID:      c.ID,
+		Names:   []string{c.Name},
+		Image:   c.ImageRef,
+		ImageID: c.Image,
+		Command: cmd,
+		Created: c.Created.Unix(),
+		Ports:   []containertypes.PortSummary{},
+		Labels:  c.Config.Labels,
+		State:   containertypes.ContainerState(st),
+		Status:  statusText(c),
+		Mounts:  []containertypes.MountPoint{},
+		NetworkSettings: &containertypes.NetworkSettingsSummary{
+			Networks: map[string]*network.EndpointSettings{},
+		},
+	}
+	s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
+	if c.State.Health != nil {
+		s.Health = &containertypes.HealthSummary{Status: c.State.Health.Status, FailingStreak: c.State.Health.FailingStreak}
+	}
+	return s, true
+}
+
+func matchPrefix(vals []string, id string) bool {
+	for _, v := range vals {
+		if strings.HasPrefix(id, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchSubstring(vals []string, name string) bool {
+	for _, v := range vals {
+		if strings.Contains(name, strings.TrimPrefix(v, "/")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Daemon) isAncestor(vals []string, c *ctr.Container) bool {
+	for _, v := range vals {
+		img, err := d.images.Get(context.Background(), v)
+		if err == nil && img.ID.String() == c.Image {
+			return true
+		}
+		if v == c.ImageRef {
+			return true
+		}
+	}
+	return false
+}
+
+// statusText is the STATUS column of `docker ps`: "Up 3 minutes",
+// "Exited (0) 2 seconds ago", "Created" …
+func statusText(c *ctr.Container) string {
+	switch c.State.Status {
+	case ctr.Running, ctr.Paused:
+		s := "Up " + units.HumanDuration(time.Since(c.State.StartedAt))
+		if c.State.Health != nil {
+			switch c.State.Health.Status {
+			case containertypes.Starting:
+				s += " (health: starting)"
+			case containertypes.Healthy:
+				s += " (healthy)"
+			case containertypes.Unhealthy:
+				s += " (unhealthy)"
+			}
+		}
+		if c.State.Status == ctr.Paused {
+			s += " (Paused)"
+		}
+		return s
+	case ctr.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.State.ExitCode, units.HumanDuration(time.Since(c.State.FinishedAt)))
+	case ctr.Removing:
+		return "Removal In Progress"
+	case ctr.Dead:
+		return "Dead"
+	case ctr.Created:
+		if !c.HasBeenStarted {
+			return "Created"
+		}
+	}
+	if c.State.FinishedAt.IsZero() {
+		return "Created"
+	}
+	return fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, units.HumanDuration(time.Since(c.State.FinishedAt)))
+}

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/go-units"
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+
+	ctr "github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/oci"
+	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/snapshot"
+)
+
+// ContainerStart starts a created or exited container.
+func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
+	c, err := d.store.Get(ref)
+	if err != nil {
+		return err
+	}
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
+	switch c.State.Status {
+	case ctr.Paused:
+		return errdefs.ErrConflict.WithMessage("cannot start a paused container, try unpause instead")
+	case ctr.Running, ctr.Restarting:
+		return errdefs.ErrNotModified
+	case ctr.Removing, ctr.Dead:
+		return errdefs.ErrConflict.WithMessage("container is marked for removal and cannot be started")
+	}
+	c.ManuallyStopped = false
+	return d.start(ctx, c)
+}
+
+// start runs c. The caller holds c.Mu. A failed start leaves c exited with
+// the error, exit code 127 for a missing program and 126 for one that
+// cannot be run, as Docker records them, and nothing mounted.
+func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
+	bundle := d.bundleDir(c.ID)
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		d.cleanupRun(c)
+		c.State.Error = retErr.Error()
+		c.State.ExitCode = 128
+		switch msg := retErr.Error(); {
+		case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+			c.State.ExitCode = 127
+		case strings.Contains(msg, "permission denied"):
+			c.State.ExitCode = 126
+		}
+		if c.State.Status != ctr.Created || c.HasBeenStarted {
+			c.State.Status = ctr.Exited
+		}
+		c.Save()
+		d.failPending(c.ID, retErr)
+		if c.State.ExitCode == 126 || c.State.ExitCode == 127 {
+			// the program cannot be run: the client's fault, as Docker says
+			retErr = errdefs.ErrInvalidArgument.WithMessage(retErr.Error())
+		}
+		if c.HostConfig.AutoRemove {
+			// as Docker does: a --rm container that failed to start goes
+			// (once the caller has released it)
+			go func() {
+				if err := d.ContainerRemove(context.Background(), c.ID, true, true); err != nil && !errdefs.IsNotFound(err) {
+					d.log.Warn("auto-remove after failed start", "id", c.ID, "err", err)
+				}
+			}()
+		}
+	}()
+	if err := os.MkdirAll(c.Rootfs, 0o711); err != nil {
+		return err
+	}
+	mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("container filesystem: %w", err)
+	}
+	if err := snapshot.MountAll(mounts, c.Rootfs); err != nil {
+		return fmt.Errorf("mount the container's filesystem: %w", err)
+	}
+	img, err := d.images.Get(ctx, c.Image)
+	if err != nil {
+		return err
+	}
+	spec, err := oci.Spec(oci.Input{
+		ID:             c.ID,
+		Config:         c.Config,
+		Host:           c.HostConfig,
+		Image:          &img.Config.Config,
+		Rootfs:         c.Rootfs,
+		Hostname:       c.Config.Hostname,
+		HostnamePath:   c.HostnamePath,
+		HostsPath:      c.HostsPath,
+		ResolvConfPath: c.ResolvConfPath,
+		NamespacePath:  d.namespacePath,
+		CgroupParent:   d.cfg.CgroupParent,
+		InitPath:       d.initPath,
+	})
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		return err
+	}
+	mcfg := monitor.Config{
+		ID:          c.ID,
+		Tty:         c.Config.Tty,
+		OpenStdin:   c.Config.OpenStdin,
+		StdinOnce:   c.Config.StdinOnce,
+		LogPath:     c.LogPath,
+		LogMaxSize:  d.logMaxSize(c),
+		LogMaxFiles: d.logMaxFiles(c),
+	}
+	opts := runtime.CreateOpts{ID: c.ID, Bundle: bundle, Launch: d.mon.Launcher(mcfg)}
+	if c.Config.Tty {
+		opts.Console = d.mon.Console(c.ID)
+	}
+	st, err := d.rt.Create(opts)
+	if err != nil {
+		return err
+	}
+	if err := d.mon.Watch(c.ID, st.Pid); err != nil {
+		return err
+	}
+	d.attachPending(c.ID)
+	if err := d.rt.Start(c.ID); err != nil {
+		return err
+	}
+	c.HasBeenStarted = true
+	c.State = ctr.State{Status: ctr.Running, Pid: st.Pid, StartedAt: time.Now().UTC(), Health: healthStarting(c)}
+	if err := c.Save(); err != nil {
+		d.log.Warn("save container state", "id", c.ID, "err", err)
+	}
+	d.publish(c, events.ActionStart, nil)
+	d.startHealthcheck(c)
+	return nil
+}
+
+func (d *Daemon) logMaxSize(c *ctr.Container) int64 {
+	s := c.HostConfig.LogConfig.Config["max-size"]
+	if s == "" {
+		s = d.cfg.LogOpts["max-size"]
+	}
+	if s == "" {
+		return 0
+	}
+	n, err := units.RAMInBytes(s)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func (d *Daemon) logMaxFiles(c *ctr.Container) int {
+	s := c.HostConfig.LogConfig.Config["max-file"]
+	if s == "" {
+		s = d.cfg.LogOpts["max-file"]
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// namespacePath resolves "container:<ref>" for the ipc, pid, uts and
+// network modes to the namespace file of that container's process.
+func (d *Daemon) namespacePath(kind, ref string) (string, error) {
+	c, err := d.store.Get(ref)
+	if err != nil {
+		return "", err
+	}
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
+	if !c.IsRunning() {
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join namespace of a non running container: container %s is %s", ref, c.State.Status))
+	}
+	return fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, kind), nil
+}
+
+// watchExits records the exits the monitor reports.
+func (d *Daemon) watchExits() {
+	for {
+		select {
+		case <-d.stop:
+			return
+		case e, ok := <-d.mon.Exits():
+			if !ok {
+				return
+			}
+			if strings.Contains(e.ID, "/") {
+				d.execExited(e)
+				continue
+			}
+			d.containerExited(e.ID, e.Code, e.ExitedAt)
+		}
+	}
+}
+
+// containerExited cleans up after c's process exited (runtime state,
+// cgroup, rootfs mount), records the exit, wakes waiters, and restarts or
+// removes the container as its policy says.
+func (d *Daemon) containerExited(id string, code int, at time.Time) {
+	c, err := d.store.Get(id)
+	if err != nil {
+		d.mon.Forget(id)
+		return
+	}
+	c.Mu.Lock()
+	if c.State.Status != ctr.Running && c.State.Status != ctr.Paused && c.State.Status != ctr.Restarting {
+		c.Mu.Unlock()
+		d.mon.Forget(id)
+		return
+	}
+	d.cleanupRun(c)
+	c.State.Status = ctr.Exited
+	c.State.Pid = 0
+	c.State.ExitCode = code
+	c.State.FinishedAt = at.UTC()
+	if c.State.Health != nil {
+		c.State.Health.Status = containertypes.Unhealthy
+	}
+	restart, delay := d.shouldRestart(c)
+	if restart {
+		c.State.Status = ctr.Restarting
+	}
+	c.Save()
+	d.mon.Forget(id)
+	d.publish(c, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(code)})
+	autoRemove := c.HostConfig.AutoRemove && !restart
+	c.Mu.Unlock()
+	d.notifyExit(c, code, autoRemove)
+	switch {
+	case restart:
+		go d.restartLater(c, delay)
+	case autoRemove:
+		if err := d.ContainerRemove(context.Background(), id, true, true); err != nil && !errdefs.IsNotFound(err) {
+			d.log.Warn("auto-remove", "id", id, "err", err)
+		}
+	}
+}
+
+// cleanupRun removes what a run left: the runtime's state and cgroup and
+// the rootfs mount. The caller holds c.Mu.
+func (d *Daemon) cleanupRun(c *ctr.Container) {
+	d.stopHealthcheck(c)
+	if err := d.rt.Delete(c.ID, true); err != nil && !errdefs.IsNotFound(err) {
+		d.log.Warn("runtime delete", "id", c.ID, "err", err)
+	}
+	d.removeCgroup(c.ID)
+	if err := snapshot.UnmountAll(c.Rootfs); err != nil {
+		d.log.Warn("unmount rootfs", "id", c.ID, "err", err)
+	}
+}
+
+// shouldRestart applies the restart policy to an exit: whether and after
+// how long (Docker's back-off: 100 ms doubling, reset after 10 s of
+// running). The caller holds c.Mu.
+func (d *Daemon) shouldRestart(c *ctr.Container) (bool, time.Duration) {
+	p := c.HostConfig.RestartPolicy
+	if c.ManuallyStopped || c.HostConfig.AutoRemove {
+		return false, 0
+	}
+	switch p.Name {
+	case containertypes.RestartPolicyAlways, containertypes.RestartPolicyUnlessStopped:
+	case containertypes.RestartPolicyOnFailure:
+		if c.State.ExitCode == 0 || p.MaximumRetryCount > 0 && c.RestartCount >= p.MaximumRetryCount {
+			return false, 0
+		}
+	default:
+		return false, 0
+	}
+	if time.Since(c.State.StartedAt) > 10*time.Second {
+		return true, 100 * time.Millisecond
+	}
+	delay := 100 * time.Millisecond << min(c.RestartCount, 10)
+	return true, min(delay, time.Minute)
+}
+
+func (d *Daemon) restartLater(c *ctr.Container, delay time.Duration) {
+	select {
+	case <-time.After(delay):
+	case <-d.stop:
+		return
+	}
+	c.Mu.Lock()
+	defer c.Mu.Unlock()
+	if c.State.Status != ctr.Restarting || c.ManuallyStopped {
+		return
+	}
+	c.RestartCount++
+	if err := d.start(context.Background(), c); err != nil {
+		d.log.Warn("restart", "id", c.ID, "err", err)
+		c.State.Status = ctr.Exited
+		c.Save()
+		return
+	}
+	d.publish(c, events.ActionRestart, nil)
+}
+
+// publish sends a container event with Docker's attributes: name, image
+// and the labels.
+func (d *Daemon) publish(c *ctr.Container, action events.Action, extra map[string]string) {
+	attrs := map[string]string{"name": c.ShortName(), "image": c.ImageRef}
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	d.events.Publish(events.ContainerEventType, action, c.ID, attrs)
+}

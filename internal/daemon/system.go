@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package daemon
+
+import (
+	"context"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/system"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/api/httputils"
+	"github.com/berth-project/berth/internal/api/server"
+	ctr "github.com/berth-project/berth/internal/container"
+)
+
+// SystemVersion answers /version.
+func (d *Daemon) SystemVersion(ctx context.Context) system.VersionResponse {
+	kernel := kernelVersion()
+	return system.VersionResponse{
+		Platform:      system.PlatformInfo{Name: "berth"},
+		Version:       Version,
+		APIVersion:    server.APIVersion,
+		MinAPIVersion: server.MinAPIVersion,
+		Os:            "linux",
+		Arch:          goruntime.GOARCH,
+		GoVersion:     goruntime.Version(),
+		KernelVersion: kernel,
+		Components: []system.ComponentVersion{
+			{Name: "Engine", Version: Version, Details: map[string]string{
+				"ApiVersion": server.APIVersion, "MinAPIVersion": server.MinAPIVersion,
+				"Os": "linux", "Arch": goruntime.GOARCH, "GoVersion": goruntime.Version(), "KernelVersion": kernel,
+			}},
+			{Name: "berth-runtime", Version: Version},
+		},
+	}
+}
+
+func kernelVersion() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// SystemInfo answers /info.
+func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
+	info := &system.Info{
+		ID:                 "berth",
+		Driver:             "overlayfs",
+		DriverStatus:       [][2]string{{"driver-type", "berth overlay snapshotter"}},
+		MemoryLimit:        true,
+		SwapLimit:          true,
+		CPUCfsPeriod:       true,
+		CPUCfsQuota:        true,
+		CPUShares:          true,
+		CPUSet:             true,
+		PidsLimit:          true,
+		IPv4Forwarding:     true,
+		Debug:              d.cfg.Debug,
+		NGoroutines:        goruntime.NumGoroutine(),
+		SystemTime:         time.Now().Format(time.RFC3339Nano),
+		LoggingDriver:      "json-file",
+		CgroupDriver:       "cgroupfs",
+		CgroupVersion:      cgroupVersion(),
+		KernelVersion:      kernelVersion(),
+		OperatingSystem:    osName(),
+		OSType:             "linux",
+		Architecture:       archName(),
+		IndexServerAddress: "https://index.docker.io/v1/",
+		NCPU:               goruntime.NumCPU(),
+		MemTotal:           int64(memTotal()),
+		DockerRootDir:      d.cfg.DataRoot,
+		ServerVersion:      Version,
+		Runtimes:           map[string]system.RuntimeWithStatus{"berth": {Runtime: system.Runtime{Path: "berth-runc"}}},
+		DefaultRuntime:     "berth",
+		LiveRestoreEnabled: true,
+		InitBinary:         "berth",
+		SecurityOptions:    []string{"name=seccomp,profile=builtin", "name=cgroupns"},
+		Labels:             []string{},
+		Warnings:           []string{},
+		CDISpecDirs:        []string{},
+	}
+	info.Name, _ = os.Hostname()
+	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+		info.NFd = len(fds)
+	}
+	for _, c := range d.store.List() {
+		c.Mu.Lock()
+		switch c.State.Status {
+		case ctr.Running, ctr.Restarting:
+			info.ContainersRunning++
+		case ctr.Paused:
+			info.ContainersPaused++
+		default:
+			info.ContainersStopped++
+		}
+		c.Mu.Unlock()
+		info.Containers++
+	}
+	if imgs, err := d.images.List(ctx); err == nil {
+		info.Images = len(imgs)
+	}
+	info.Plugins.Volume = []string{"local"}
+	info.Plugins.Network = []string{"host", "none"}
+	info.Plugins.Log = []string{"json-file"}
+	return info, nil
+}
+
+func cgroupVersion() string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "2"
+	}
+	return "1"
+}
+
+func osName() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "Linux"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "Linux"
+}
+
+func archName() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return goruntime.GOARCH
+	}
+	return unix.ByteSliceToString(u.Machine[:])
+}
+
+// SubscribeEvents subscribes to the event bus.
+func (d *Daemon) SubscribeEvents(since time.Time) ([]events.Message, <-chan events.Message, func()) {
+	return d.events.Subscribe(since)
+}
+
+// legacyDiskUsage is /system/df before API 1.52: the lists of images,
+// containers, volumes and build cache records.
+type legacyDiskUsage struct {
+	LayersSize int64
+	Images     []imageSummary
+	Containers []containertypes.Summary
+	Volumes    []any
+	BuildCache []any
+}
+
+// SystemDiskUsage answers /system/df.
+func (d *Daemon) SystemDiskUsage(ctx context.Context, version string) (any, error) {
+	cs, err := d.ContainerList(ctx, true, -1, true, httputils.Filters{})
+	if err != nil {
+		return nil, err
+	}
+	imgs, layers, err := d.imageSummaries(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	return legacyDiskUsage{LayersSize: layers, Images: imgs, Containers: cs, Volumes: []any{}, BuildCache: []any{}}, nil
+}
