@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/berth-project/berth/internal/testutil"
+)
+
+func TestVersionAndInfo(t *testing.T) {
+	testutil.RequiresRoot(t)
+	assert.Equal(t, ok(t, "version", "--format", "{{.Server.Version}}"), "0.1.0")
+	assert.Equal(t, ok(t, "info", "--format", "{{.OSType}} {{.LoggingDriver}}"), "linux json-file")
+	r := docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	assert.Equal(t, r.Code, 0, r.String())
+}
+
+func TestRunForeground(t *testing.T) {
+	testutil.RequiresRoot(t)
+	assert.Equal(t, ok(t, "run", "--rm", "busybox", "echo", "hello"), "hello")
+	r := docker(t, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+	assert.Equal(t, r.Code, 3, r.String())
+	assert.Equal(t, r.Stdout, "out\n")
+	assert.Equal(t, r.Stderr, "err\n")
+	// stdin is passed with -i
+	r = dockerIn(t, shared, strings.NewReader("from stdin\n"), "run", "--rm", "-i", "busybox", "cat")
+	assert.Equal(t, r.Code, 0, r.String())
+	assert.Equal(t, r.Stdout, "from stdin\n")
+}
+
+func TestRunOptions(t *testing.T) {
+	testutil.RequiresRoot(t)
+	out := ok(t, "run", "--rm", "-e", "FOO=bar", "-w", "/tmp", "-u", "1000:1000", "--hostname", "box",
+		"busybox", "sh", "-c", `echo "$FOO $(pwd) $(id -u):$(id -g) $(hostname)"`)
+	assert.Equal(t, out, "bar /tmp 1000:1000 box")
+	r := docker(t, "run", "--rm", "--read-only", "busybox", "touch", "/x")
+	assert.Assert(t, r.Code != 0, r.String())
+	assert.Assert(t, is.Contains(r.Stderr, "Read-only file system"))
+	out = ok(t, "run", "--rm", "--cap-drop", "ALL", "busybox", "sh", "-c", "grep CapEff /proc/self/status")
+	assert.Equal(t, out, "CapEff:\t0000000000000000")
+	out = ok(t, "run", "--rm", "--memory", "64m", "--pids-limit", "50", "busybox", "sh", "-c",
+		"cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max")
+	assert.Equal(t, out, "50")
+	out = ok(t, "run", "--rm", "--entrypoint", "echo", "busybox", "a", "b")
+	assert.Equal(t, out, "a b")
+	out = ok(t, "run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '")
+	assert.Assert(t, strings.HasPrefix(out, "/sbin/docker-init -- sh"), out)
+	out = ok(t, "run", "--rm", "--ulimit", "nofile=100:200", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn")
+	assert.Equal(t, out, "100\n200")
+}
+
+func TestRunErrors(t *testing.T) {
+	testutil.RequiresRoot(t)
+	fails(t, 127, "executable file not found", "run", "--rm", "busybox", "nosuchcommand")
+	fails(t, 125, "No such image", "run", "--rm", "--pull", "never", "nosuchimage")
+	fails(t, 125, "invalid argument \"abc\" for \"-m, --memory\" flag", "run", "--rm", "--memory", "abc", "busybox", "true")
+	fails(t, 125, "invalid restart policy", "run", "--restart", "sometimes", "busybox", "true")
+	fails(t, 125, "Minimum memory limit allowed is 6MB", "run", "--rm", "--memory", "1m", "busybox", "true")
+	ok(t, "create", "--name", "dup", "busybox", "true")
+	rmOnCleanup(t, "dup")
+	fails(t, 1, `The container name "/dup" is already in use`, "create", "--name", "dup", "busybox", "true")
+	fails(t, 1, "No such container: nosuch", "rm", "nosuch")
+	fails(t, 1, "No such object: nosuch", "inspect", "nosuch")
+	fails(t, 1, "No such container: nosuch", "start", "nosuch")
+	fails(t, 1, "No such container: nosuch", "logs", "nosuch")
+	fails(t, 1, "No such container: nosuch", "exec", "nosuch", "true")
+}
+
+func TestLifecycle(t *testing.T) {
+	testutil.RequiresRoot(t)
+	id := ok(t, "run", "-d", "--name", "life", "--label", "app=e2e", "busybox", "sh", "-c", "trap 'exit 7' TERM; echo started; while true; do sleep 0.1; done")
+	rmOnCleanup(t, "life")
+	assert.Equal(t, len(id), 64)
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Running}} {{.Name}} {{.Config.Labels.app}}", "life"), "true /life e2e")
+	assert.Assert(t, is.Contains(ok(t, "ps", "--format", "{{.Names}} {{.Status}}"), "life Up"))
+	assert.Equal(t, ok(t, "ps", "-q", "--filter", "label=app=e2e"), id[:12])
+	assert.Equal(t, ok(t, "ps", "-q", "--filter", "name=lif", "--no-trunc"), id)
+	eventually(t, "log line", func() bool { return docker(t, "logs", "life").Stdout == "started\n" })
+
+	// rm of a running container is a conflict
+	fails(t, 1, "container is running: stop the container before removing or force remove", "rm", "life")
+
+	// exec
+	assert.Equal(t, ok(t, "exec", "life", "echo", "in"), "in")
+	r := docker(t, "exec", "life", "sh", "-c", "exit 4")
+	assert.Equal(t, r.Code, 4, r.String())
+	assert.Equal(t, ok(t, "exec", "-u", "1000", "-w", "/tmp", "-e", "X=1", "life", "sh", "-c", "echo $(id -u) $(pwd) $X"), "1000 /tmp 1")
+
+	// top
+	assert.Assert(t, is.Contains(ok(t, "top", "life"), "sleep"))
+
+	// pause, unpause
+	ok(t, "pause", "life")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Status}}", "life"), "paused")
+	assert.Assert(t, is.Contains(ok(t, "ps", "--format", "{{.Status}}", "--filter", "name=life"), "(Paused)"))
+	ok(t, "unpause", "life")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Status}}", "life"), "running")
+
+	// stats
+	var st struct{ Name, MemUsage string }
+	assert.NilError(t, json.Unmarshal([]byte(ok(t, "stats", "--no-stream", "--format", "{{json .}}", "life")), &st))
+	assert.Equal(t, st.Name, "life")
+
+	// rename
+	ok(t, "rename", "life", "life2")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.Name}}", "life2"), "/life2")
+	ok(t, "rename", "life2", "life")
+
+	// update
+	ok(t, "update", "--memory", "128m", "--memory-swap", "256m", "life")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.HostConfig.Memory}}", "life"), strconv.Itoa(128<<20))
+
+	// stop: TERM, the trap exits 7
+	ok(t, "stop", "-t", "5", "life")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "life"), "exited 7")
+	assert.Equal(t, ok(t, "wait", "life"), "7")
+	assert.Assert(t, is.Contains(ok(t, "ps", "-a", "--format", "{{.Names}} {{.Status}}"), "life Exited (7)"))
+	assert.Equal(t, ok(t, "ps", "-aq", "--filter", "exited=7"), id[:12])
+
+	// start again, restart, kill
+	ok(t, "start", "life")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Running}}", "life"), "true")
+	ok(t, "restart", "-t", "1", "life")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Running}}", "life"), "true")
+	ok(t, "kill", "-s", "KILL", "life")
+	assert.Equal(t, ok(t, "wait", "life"), "137")
+	fails(t, 1, "is not running", "kill", "life")
+
+	// diff and export
+	ok(t, "start", "life")
+	ok(t, "exec", "life", "sh", "-c", "echo x > /newfile; rm /bin/true")
+	diff := ok(t, "diff", "life")
+	assert.Assert(t, is.Contains(diff, "A /newfile"))
+	assert.Assert(t, is.Contains(diff, "D /bin/true"))
+	cmd := dockerCmd(shared, "export", "life")
+	out, err := cmd.Output()
+	assert.NilError(t, err)
+	names := strings.Join(tarEntries(t, out), "\n")
+	assert.Assert(t, is.Contains(names, "newfile"))
+	ok(t, "rm", "-f", "life")
+	fails(t, 1, "No such container", "inspect", "--type", "container", "life")
+}
+
+func TestAutoRemoveAndPrune(t *testing.T) {
+	testutil.RequiresRoot(t)
+	id := ok(t, "run", "-d", "--rm", "busybox", "true")
+	eventually(t, "auto-removed container", func() bool {
+		return docker(t, "inspect", id).Code != 0
+	})
+	ok(t, "create", "--name", "prune1", "--label", "p=1", "busybox", "true")
+	ok(t, "run", "--name", "prune2", "busybox", "true")
+	rmOnCleanup(t, "prune1", "prune2")
+	out := ok(t, "container", "prune", "-f", "--filter", "label=p=1")
+	assert.Assert(t, is.Contains(out, "Total reclaimed space"))
+	assert.Assert(t, docker(t, "inspect", "prune1").Code != 0)
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Status}}", "prune2"), "exited")
+}
+
+func TestRestartPolicy(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "run", "-d", "--name", "onfail", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1")
+	rmOnCleanup(t, "onfail")
+	eventually(t, "two restarts", func() bool {
+		return docker(t, "inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "onfail").Stdout == "2 exited\n"
+	})
+	ok(t, "run", "-d", "--name", "always", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2")
+	rmOnCleanup(t, "always")
+	eventually(t, "restarted", func() bool {
+		n, _ := strconv.Atoi(strings.Fields(docker(t, "inspect", "-f", "{{.RestartCount}}", "always").Stdout + " 0")[0])
+		return n >= 1
+	})
+	ok(t, "stop", "-t", "1", "always")
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Status}}", "always"), "exited")
+}
+
+func TestAttachAndLogs(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "run", "-d", "--name", "logs", "busybox", "sh", "-c", "for i in 1 2 3; do echo line$i; done; echo oops >&2; sleep 1; echo last")
+	rmOnCleanup(t, "logs")
+	r := docker(t, "logs", "-f", "logs")
+	assert.Equal(t, r.Code, 0, r.String())
+	assert.Equal(t, r.Stdout, "line1\nline2\nline3\nlast\n")
+	assert.Equal(t, r.Stderr, "oops\n")
+	assert.Equal(t, ok(t, "logs", "--tail", "2", "logs"), "last") // the other of the two is the stderr line
+	r = docker(t, "logs", "-t", "logs")
+	assert.Assert(t, strings.HasPrefix(r.Stdout, time.Now().UTC().Format("2006-01-02T")), r.Stdout)
+
+	// start -a attaches to the output and returns the exit code
+	ok(t, "create", "--name", "att", "busybox", "sh", "-c", "echo attached; exit 5")
+	rmOnCleanup(t, "att")
+	r = docker(t, "start", "-a", "att")
+	assert.Equal(t, r.Code, 5, r.String())
+	assert.Equal(t, r.Stdout, "attached\n")
+
+	// attach to a running container sees what it writes from then on
+	ok(t, "run", "-d", "-i", "--name", "cat", "busybox", "sh", "-c", "read l; echo got $l; exit 9")
+	rmOnCleanup(t, "cat")
+	r = dockerIn(t, shared, strings.NewReader("echoed\n"), "attach", "cat")
+	assert.Equal(t, r.Stdout, "got echoed\n", r.String())
+	assert.Equal(t, r.Code, 9, r.String())
+}
+
+func TestEvents(t *testing.T) {
+	testutil.RequiresRoot(t)
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	ok(t, "run", "--name", "ev", "busybox", "true")
+	ok(t, "rm", "ev")
+	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	out := ok(t, "events", "--since", since, "--until", until, "--filter", "container=ev", "--format", "{{.Action}}")
+	assert.Equal(t, out, "create\nattach\nstart\ndie\ndestroy")
+}
+
+func TestRemoveDeletesEverything(t *testing.T) {
+	testutil.RequiresRoot(t)
+	id := ok(t, "run", "-d", "busybox", "sleep", "100")
+	ok(t, "rm", "-f", id)
+	for _, dir := range []string{shared.DataRoot + "/containers/" + id, shared.ExecRoot + "/containers/" + id, shared.ExecRoot + "/runtime/" + id} {
+		_, err := os.Stat(dir)
+		assert.Assert(t, os.IsNotExist(err), "%s is still there", dir)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	assert.Assert(t, !strings.Contains(string(mounts), id), "a mount of the container is left")
+	assert.Equal(t, len(testutil.CgroupDirs(shared.CgroupParent+"/"+id)), 0)
+}
