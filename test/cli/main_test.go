@@ -8,7 +8,8 @@
 //
 // Environment:
 //
-//	BERTH_TEST_SOCKET  daemon address (unix:///path/to.sock); without it every test skips
+//	BERTH_TEST_SOCKET  daemon address (unix:///path/to.sock); without it the tests start
+//	                   a berth daemon of their own (with its own roots and socket)
 //	BERTH_TEST_TARGET  berth|docker: which daemon serves that socket (default berth)
 //	BERTH_TEST_DOCKER  docker CLI for the output comparisons (default "docker" from $PATH;
 //	                   "none" disables them)
@@ -52,7 +53,7 @@ func testMain(m *testing.M) int {
 	if target == "" {
 		target = "berth"
 	}
-	if socket == "" {
+	if socket == "" && os.Geteuid() != 0 {
 		return m.Run() // every test skips, saying why
 	}
 	bin, remove, err := testutil.BuildBerth("../../cmd/berth")
@@ -62,6 +63,19 @@ func testMain(m *testing.M) int {
 	}
 	defer remove()
 	berthBin = bin
+	if socket == "" {
+		d, err := testutil.NewDaemon(bin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer d.Cleanup()
+		if err := d.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		socket, target = d.Host, "berth"
+	}
 	dockerBin = os.Getenv("BERTH_TEST_DOCKER")
 	if dockerBin == "" {
 		dockerBin = "docker"
@@ -82,7 +96,7 @@ func testMain(m *testing.M) int {
 func requireDaemon(t *testing.T) {
 	t.Helper()
 	if socket == "" {
-		t.Skip("BERTH_TEST_SOCKET is not set: point it at a running berth daemon or dockerd (unix:///path/to.sock) to run the CLI tests")
+		t.Skip("not root and BERTH_TEST_SOCKET is not set: point it at a running berth daemon or dockerd (unix:///path/to.sock), or run as root to start one")
 	}
 	if setupErr != nil {
 		t.Fatalf("setup: %v", setupErr)
