@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/api/router/container"
+	"github.com/berth-project/berth/internal/api/router/network"
+	"github.com/berth-project/berth/internal/api/router/volume"
 	"github.com/berth-project/berth/internal/api/router/system"
 	"github.com/berth-project/berth/internal/api/server"
 	ctr "github.com/berth-project/berth/internal/container"
@@ -153,7 +155,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}
 	}
 	d.server = server.New(server.Config{Version: Version, Log: d.log.With("component", "api")},
-		system.New(d), container.New(d), newImageRouter(d))
+		system.New(d), container.New(d), newImageRouter(d), network.New(d), volume.New(d))
 	errc := make(chan error, len(d.cfg.Hosts))
 	for _, h := range d.cfg.Hosts {
 		ln, err := server.Listen(h, tlsConfig)

@@ -186,7 +186,7 @@ func TestRestartPolicy(t *testing.T) {
 
 func TestAttachAndLogs(t *testing.T) {
 	testutil.RequiresRoot(t)
-	ok(t, "run", "-d", "--name", "logs", "busybox", "sh", "-c", "for i in 1 2 3; do echo line$i; done; echo oops >&2; sleep 1; echo last")
+	ok(t, "run", "-d", "--name", "logs", "busybox", "sh", "-c", "for i in 1 2 3; do echo line$i; done; sleep 0.2; echo oops >&2; sleep 1; echo last")
 	rmOnCleanup(t, "logs")
 	r := docker(t, "logs", "-f", "logs")
 	assert.Equal(t, r.Code, 0, r.String())

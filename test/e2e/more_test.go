@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/berth-project/berth/internal/testutil"
+)
+
+func TestHealthcheck(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "run", "-d", "--name", "health", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms",
+		"--health-retries", "1", "busybox", "sh", "-c", "sleep 1; touch /tmp/ok; sleep 100")
+	rmOnCleanup(t, "health")
+	assert.Assert(t, is.Contains(ok(t, "ps", "--filter", "name=health", "--format", "{{.Status}}"), "health: starting"))
+	eventually(t, "healthy", func() bool {
+		return docker(t, "inspect", "-f", "{{.State.Health.Status}}", "health").Stdout == "healthy\n"
+	})
+	assert.Assert(t, is.Contains(ok(t, "ps", "--filter", "health=healthy", "--format", "{{.Names}} {{.Status}}"), "health Up"))
+	ok(t, "exec", "health", "rm", "/tmp/ok")
+	eventually(t, "unhealthy", func() bool {
+		return docker(t, "inspect", "-f", "{{.State.Health.Status}}", "health").Stdout == "unhealthy\n"
+	})
+	var h struct{ Log []struct{ ExitCode int } }
+	assert.NilError(t, json.Unmarshal([]byte(ok(t, "inspect", "-f", "{{json .State.Health}}", "health")), &h))
+	assert.Assert(t, len(h.Log) > 0)
+	assert.Equal(t, h.Log[len(h.Log)-1].ExitCode, 1)
+}
+
+func TestExecDetachedAndInspect(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "run", "-d", "--name", "execd", "busybox", "sleep", "100")
+	rmOnCleanup(t, "execd")
+	// docker exec -d returns at once
+	r := docker(t, "exec", "-d", "execd", "sh", "-c", "sleep 0.2; echo done > /tmp/done")
+	assert.Equal(t, r.Code, 0, r.String())
+	eventually(t, "detached exec", func() bool { return docker(t, "exec", "execd", "cat", "/tmp/done").Stdout == "done\n" })
+	// exec inspect has the exit code
+	code, body := api(t, "POST", "/containers/execd/exec", `{"Cmd":["sh","-c","exit 3"]}`)
+	assert.Equal(t, code, 201, body)
+	var created struct{ ID string `json:"Id"` }
+	assert.NilError(t, json.Unmarshal([]byte(body), &created))
+	code, body = api(t, "POST", "/exec/"+created.ID+"/start", `{"Detach":true}`)
+	assert.Equal(t, code, 200, body)
+	eventually(t, "exec exit code", func() bool {
+		_, body := api(t, "GET", "/exec/"+created.ID+"/json", "")
+		var st struct {
+			Running  bool
+			ExitCode *int
+		}
+		json.Unmarshal([]byte(body), &st)
+		return !st.Running && st.ExitCode != nil && *st.ExitCode == 3
+	})
+	code, body = api(t, "POST", "/exec/"+created.ID+"/start", `{"Detach":true}`)
+	assert.Equal(t, code, 409, body)
+}
+
+func TestStatsStream(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "run", "-d", "--name", "stats", "busybox", "sleep", "100")
+	rmOnCleanup(t, "stats")
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return net.Dial("unix", shared.Sock)
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://berth/containers/stats/stats?stream=1", nil)
+	resp, err := c.Do(req)
+	assert.NilError(t, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var reads []string
+	for len(reads) < 2 && sc.Scan() {
+		var s struct {
+			Read        string `json:"read"`
+			MemoryStats struct {
+				Usage uint64 `json:"usage"`
+			} `json:"memory_stats"`
+			PidsStats struct {
+				Current uint64 `json:"current"`
+			} `json:"pids_stats"`
+		}
+		assert.NilError(t, json.Unmarshal(sc.Bytes(), &s))
+		assert.Equal(t, s.PidsStats.Current, uint64(1))
+		assert.Assert(t, s.MemoryStats.Usage > 0)
+		reads = append(reads, s.Read)
+	}
+	assert.Equal(t, len(reads), 2)
+	assert.Assert(t, reads[0] != reads[1])
+}
+
+func TestLogsSinceUntilAndRotation(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "run", "-d", "--name", "since", "busybox", "sh", "-c", "echo one; sleep 1.5; echo two; sleep 1.5; echo three")
+	rmOnCleanup(t, "since")
+	assert.Equal(t, ok(t, "wait", "since"), "0")
+	var lines []struct{ t time.Time }
+	for _, l := range strings.Split(ok(t, "logs", "-t", "since"), "\n") {
+		ts, _, _ := strings.Cut(l, " ")
+		tm, err := time.Parse(time.RFC3339Nano, ts)
+		assert.NilError(t, err, l)
+		lines = append(lines, struct{ t time.Time }{tm})
+	}
+	assert.Equal(t, len(lines), 3)
+	mid := lines[1].t.Add(-500 * time.Millisecond).Format(time.RFC3339Nano)
+	assert.Equal(t, ok(t, "logs", "--since", mid, "since"), "two\nthree")
+	assert.Equal(t, ok(t, "logs", "--until", mid, "since"), "one")
+
+	ok(t, "run", "--name", "rotate", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
+		"i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); done")
+	rmOnCleanup(t, "rotate")
+	path := ok(t, "inspect", "-f", "{{.LogPath}}", "rotate")
+	files, _ := filepath.Glob(path + "*")
+	assert.Equal(t, len(files), 2, "log files: %v", files)
+	out := ok(t, "logs", "rotate")
+	assert.Assert(t, strings.HasSuffix(out, "line199"))
+	assert.Assert(t, !strings.Contains(out, "line0\n"), "rotated lines are gone")
+	assert.Equal(t, ok(t, "logs", "--tail", "1", "rotate"), "line199")
+}
+
+func TestWaitConditions(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "create", "--name", "waitc", "busybox", "sh", "-c", "exit 6")
+	rmOnCleanup(t, "waitc")
+	// next-exit waits for the start and exit to come
+	done := make(chan result, 1)
+	go func() { done <- dockerIn(t, shared, nil, "container", "wait", "waitc") }()
+	_, body := api(t, "POST", "/containers/waitc/wait?condition=not-running", "")
+	assert.Assert(t, is.Contains(body, `"StatusCode":0`), body)
+	<-done
+	ch := make(chan string, 1)
+	go func() {
+		_, body := api(t, "POST", "/containers/waitc/wait?condition=next-exit", "")
+		ch <- body
+	}()
+	time.Sleep(300 * time.Millisecond)
+	ok(t, "start", "waitc")
+	select {
+	case body := <-ch:
+		assert.Assert(t, is.Contains(body, `"StatusCode":6`), body)
+	case <-time.After(20 * time.Second):
+		t.Fatal("next-exit wait did not return")
+	}
+	go func() {
+		_, body := api(t, "POST", "/containers/waitc/wait?condition=removed", "")
+		ch <- body
+	}()
+	time.Sleep(300 * time.Millisecond)
+	ok(t, "rm", "waitc")
+	select {
+	case body := <-ch:
+		assert.Assert(t, is.Contains(body, `"StatusCode":6`), body)
+	case <-time.After(20 * time.Second):
+		t.Fatal("removed wait did not return")
+	}
+}
+
+func TestRestartPolicyAcrossDaemonRestart(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := ownDaemon(t)
+	okOn(t, d, "run", "-d", "--name", "always", "--restart", "always", "busybox", "sleep", "100")
+	okOn(t, d, "run", "-d", "--name", "never", "busybox", "sleep", "100")
+	pids := okOn(t, d, "inspect", "-f", "{{.State.Pid}}", "always", "never")
+	d.Kill()
+	// both containers die while the daemon is away
+	for _, p := range strings.Fields(pids) {
+		pid, _ := strconv.Atoi(p)
+		proc, err := os.FindProcess(pid)
+		assert.NilError(t, err)
+		proc.Kill()
+	}
+	time.Sleep(300 * time.Millisecond)
+	restart(t, d)
+	eventually(t, "always restarted", func() bool {
+		r := dockerIn(t, d, nil, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "always")
+		return r.Stdout == "running 1\n"
+	})
+	assert.Equal(t, okOn(t, d, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "never"), "exited 137")
+	okOn(t, d, "rm", "-f", "always", "never")
+}
+
+func TestPsFiltersAndFormats(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "run", "--name", "psa", "busybox", "true")
+	ok(t, "run", "-d", "--name", "psb", "busybox", "sleep", "100")
+	ok(t, "create", "--name", "psc", "busybox", "true")
+	rmOnCleanup(t, "psa", "psb", "psc")
+	names := func(args ...string) string {
+		return ok(t, append([]string{"ps", "--format", "{{.Names}}"}, args...)...)
+	}
+	assert.Equal(t, names("--filter", "name=ps"), "psb")
+	assert.Equal(t, names("-a", "--filter", "name=ps", "--filter", "status=exited"), "psa")
+	assert.Equal(t, names("-a", "--filter", "name=ps", "--filter", "status=created"), "psc")
+	assert.Equal(t, names("-a", "--filter", "name=ps", "--filter", "since=psa"), "psc\npsb")
+	assert.Equal(t, names("-a", "--filter", "name=ps", "--filter", "before=psc"), "psb\npsa")
+	assert.Equal(t, names("-a", "--filter", "name=psb", "--filter", "ancestor=busybox"), "psb")
+	assert.Equal(t, names("-l"), "psc")
+	assert.Equal(t, names("-a", "-n", "2", "--filter", "name=ps"), "psc\npsb")
+	table := ok(t, "ps", "--filter", "name=psb", "--format", "table {{.Names}}\t{{.Image}}\t{{.Command}}")
+	assert.Assert(t, is.Regexp(`^NAMES +IMAGE +COMMAND\npsb +busybox +"sleep 100"$`, table))
+	sized := ok(t, "ps", "-s", "--filter", "name=psb", "--format", "{{.Size}}")
+	assert.Assert(t, is.Contains(sized, "virtual"))
+}
+
+func TestSystemCommands(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := ownDaemon(t)
+	okOn(t, d, "run", "--name", "gone", "busybox", "true")
+	df := okOn(t, d, "system", "df")
+	assert.Assert(t, is.Regexp(`(?m)^Images +1 +1`, df))
+	assert.Assert(t, is.Regexp(`(?m)^Containers +1 +0`, df))
+	out := okOn(t, d, "system", "prune", "-f")
+	assert.Assert(t, is.Contains(out, "Total reclaimed space"))
+	assert.Equal(t, okOn(t, d, "ps", "-aq"), "")
+	// image events
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	okOn(t, d, "tag", "busybox", "other:tag")
+	okOn(t, d, "rmi", "other:tag")
+	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	ev := okOn(t, d, "events", "--since", since, "--until", until, "--filter", "type=image", "--filter", "event=tag", "--filter", "event=untag", "--format", "{{.Type}} {{.Action}}")
+	assert.Equal(t, ev, "image tag\nimage untag")
+}
