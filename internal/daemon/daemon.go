@@ -32,8 +32,8 @@ import (
 
 	"github.com/berth-project/berth/internal/api/router/container"
 	"github.com/berth-project/berth/internal/api/router/network"
-	"github.com/berth-project/berth/internal/api/router/volume"
 	"github.com/berth-project/berth/internal/api/router/system"
+	"github.com/berth-project/berth/internal/api/router/volume"
 	"github.com/berth-project/berth/internal/api/server"
 	ctr "github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/daemon/config"

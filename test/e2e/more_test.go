@@ -53,7 +53,9 @@ func TestExecDetachedAndInspect(t *testing.T) {
 	// exec inspect has the exit code
 	code, body := api(t, "POST", "/containers/execd/exec", `{"Cmd":["sh","-c","exit 3"]}`)
 	assert.Equal(t, code, 201, body)
-	var created struct{ ID string `json:"Id"` }
+	var created struct {
+		ID string `json:"Id"`
+	}
 	assert.NilError(t, json.Unmarshal([]byte(body), &created))
 	code, body = api(t, "POST", "/exec/"+created.ID+"/start", `{"Detach":true}`)
 	assert.Equal(t, code, 200, body)

@@ -32,7 +32,6 @@ package main
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -63,9 +62,7 @@ import (
 
 const (
 	imageName = "bench/images:1"
-	// dockerCLI is Debian's docker.io client, the release of its dockerd.
-	dockerCLI = "/usr/bin/docker"
-	dockerd   = "/usr/sbin/dockerd" // Debian installs the daemon in sbin
+	dockerd   = testutil.DockerdPath
 
 	randomLayers    = 4
 	filesPerLayer   = 10
@@ -524,140 +521,29 @@ func (r *registry) stop() {
 
 // ---- Docker ----
 
-// dockerDaemon is a private dockerd, as test/interop starts it.
+// dockerDaemon is a private dockerd (testutil.Dockerd) holding the
+// benchmark image.
 type dockerDaemon struct {
-	dir            string
-	env            []string
-	cmd            *exec.Cmd
-	exited         chan struct{}
-	cgroup         string
-	keyErr, runErr error
+	*testutil.Dockerd
 
 	tmp, pullRef, saved string
 }
 
 func startDockerd(ctx context.Context) (*dockerDaemon, error) {
-	if _, err := os.Stat(dockerCLI); err != nil {
-		return nil, fmt.Errorf("%s not found: %w", dockerCLI, err)
-	}
-	// A short directory: containerd's socket paths live under the exec
-	// root and may not exceed 107 bytes.
-	dir, err := os.MkdirTemp("", "berth-bench-dk.")
+	d, err := testutil.StartDockerd(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d := &dockerDaemon{dir: dir, cgroup: fmt.Sprintf("berthbench%d", os.Getpid())}
-	d.env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(dir, "docker.sock"),
-		"DOCKER_CONFIG="+filepath.Join(dir, "cli"))
-	// dockerd 20.10 writes /etc/docker/key.json whatever its other paths
-	// are; remove what it adds.
-	_, d.keyErr = os.Stat("/etc/docker/key.json")
-	_, d.runErr = os.Stat("/run/containerd")
-	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}\n"), 0o644); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	d.cmd = exec.Command(dockerd,
-		"--config-file", filepath.Join(dir, "daemon.json"),
-		"--data-root", filepath.Join(dir, "data"),
-		"--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "dockerd.pid"),
-		"-H", "unix://"+filepath.Join(dir, "docker.sock"),
-		"--containerd-namespace", "berthbench",
-		"--containerd-plugins-namespace", "berthbench-plugins",
-		"--cgroup-parent", "/"+d.cgroup,
-		"--bridge", "none",
-		"--iptables=false", "--ip6tables=false", "--ip-masq=false", "--ip-forward=false",
-		"--userland-proxy=false")
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	// Its own process group: a ^C reaches us, and we clean up.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.cmd.Start(); err != nil {
-		logf.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start dockerd: %w", err)
-	}
-	logf.Close()
-	d.exited = make(chan struct{})
-	go func() { d.cmd.Wait(); close(d.exited) }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := d.docker(ctx, "version"); err == nil {
-			return d, nil
-		}
-		select {
-		case <-d.exited:
-			err = fmt.Errorf("dockerd exited at start: %s", d.logTail())
-		default:
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			} else if time.Now().After(deadline) {
-				err = fmt.Errorf("dockerd did not answer within 60s: %s", d.logTail())
-			}
-		}
-		if err != nil {
-			d.stop()
-			return nil, err
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func (d *dockerDaemon) logTail() string {
-	data, _ := os.ReadFile(filepath.Join(d.dir, "dockerd.log"))
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > 10 {
-		lines = lines[len(lines)-10:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// stop removes every container, stops dockerd and whatever it started
-// by PID, unmounts what it mounted and removes its directory.
-func (d *dockerDaemon) stop() {
-	ctx := context.Background()
-	if out, err := d.docker(ctx, "ps", "-aq"); err == nil && strings.TrimSpace(out) != "" {
-		d.docker(ctx, append([]string{"rm", "-f"}, strings.Fields(out)...)...)
-	}
-	testutil.StopProcess(d.cmd.Process.Pid, d.exited)
-	// dockerd stops its containerd, but not when it was killed, and a shim
-	// may stay behind: all of them name dir on their command line.
-	for _, pid := range testutil.OwnPids(d.dir) {
-		testutil.StopProcess(pid, nil)
-	}
-	testutil.KillCgroup(d.cgroup)
-	testutil.UnmountUnder(d.dir)
-	time.Sleep(200 * time.Millisecond) // let killed processes leave their cgroups
-	testutil.RemoveCgroup(d.cgroup)
-	os.RemoveAll(d.dir)
-	if os.IsNotExist(d.keyErr) {
-		os.Remove("/etc/docker/key.json")
-	}
-	if os.IsNotExist(d.runErr) {
-		os.Remove("/run/containerd/s")
-		os.Remove("/run/containerd")
-	}
+	return &dockerDaemon{Dockerd: d}, nil
 }
 
 // docker runs the docker CLI against this daemon and returns its stdout.
 func (d *dockerDaemon) docker(ctx context.Context, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, dockerCLI, args...)
-	cmd.Env = d.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
+	return d.Docker(ctx, args...)
 }
+
+// stop removes every container, stops dockerd and removes what it left.
+func (d *dockerDaemon) stop() { d.Stop() }
 
 // prepare loads the benchmark image and pushes it, untimed, to the
 // registry the pulls come from.
@@ -758,5 +644,3 @@ func (d *dockerDaemon) pull(ctx context.Context, i int) (time.Duration, error) {
 	}
 	return dur, nil
 }
-
-// ---- process, cgroup and mount cleanup (as in test/interop) ----
