@@ -33,19 +33,19 @@ type message struct {
 // initConfig is everything `berth init` needs to build the container or to
 // run a process in it.
 type initConfig struct {
-	Exec        bool           `json:"exec,omitempty"` // run Process in an existing container
-	ID          string         `json:"id"`
-	Bundle      string         `json:"bundle"`
-	Rootfs      string         `json:"rootfs"`
+	Exec   bool   `json:"exec,omitempty"` // run Process in an existing container
+	ID     string `json:"id"`
+	Bundle string `json:"bundle"`
+	Rootfs string `json:"rootfs"`
 	// RawSpec is config.json as the runtime read it; init decodes it into
 	// Spec. Process, when set, replaces Spec.Process (exec).
-	RawSpec json.RawMessage `json:"spec"`
-	Spec    *specs.Spec     `json:"-"`
-	Process *specs.Process `json:"process,omitempty"`
-	NoPivot     bool           `json:"noPivot,omitempty"`
-	State       []byte         `json:"state,omitempty"` // hook input for createContainer/startContainer
-	PreserveFDs int            `json:"preserveFds,omitempty"`
-	NewUTS      bool           `json:"newUTS,omitempty"`
+	RawSpec     json.RawMessage `json:"spec"`
+	Spec        *specs.Spec     `json:"-"`
+	Process     *specs.Process  `json:"process,omitempty"`
+	NoPivot     bool            `json:"noPivot,omitempty"`
+	State       []byte          `json:"state,omitempty"` // hook input for createContainer/startContainer
+	PreserveFDs int             `json:"preserveFds,omitempty"`
+	NewUTS      bool            `json:"newUTS,omitempty"`
 	// Path is the program, found in the container at create.
 	Path string `json:"-"`
 	// caps are the process's capabilities, resolved at create.
