@@ -26,6 +26,7 @@ test: deps build
 bench: deps build
 	$(GO) run ./test/bench/runtime
 	$(GO) run ./test/bench/images
+	$(GO) run ./test/bench/daemon
 
 # Runs a busybox container with berth's runtime; installs busybox-static
 # if it is missing.
