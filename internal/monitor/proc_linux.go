@@ -313,6 +313,21 @@ func exitCode(ws unix.WaitStatus) int {
 // status is used; a pid that is neither a child of the monitor (or of an
 // intermediate process it started) nor reaped is refused.
 func (s *server) watch(id string, pid int) error {
+	// The reaper calls wait4 before it takes the lock to record the
+	// status: a pid that has just been reaped is briefly in neither place.
+	// Give it a few milliseconds to show up in s.reaped.
+	for range 50 {
+		if err := s.tryWatch(id, pid); !errors.Is(err, errNotYet) {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return errorf(errdefs.ErrFailedPrecondition, "watch %s: pid %d is not a child of the monitor", id, pid)
+}
+
+var errNotYet = errors.New("not reaped yet")
+
+func (s *server) tryWatch(id string, pid int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.procs[id]
@@ -338,7 +353,7 @@ func (s *server) watch(id string, pid int) error {
 		return nil
 	}
 	if !ours {
-		return errorf(errdefs.ErrFailedPrecondition, "watch %s: pid %d is not a child of the monitor", id, pid)
+		return errNotYet
 	}
 	// An older status of a reused pid is stale.
 	delete(s.reaped, pid)
