@@ -8,14 +8,19 @@ GO ?= go
 # berth is one binary; invoked as berth-runc it is a runc drop-in.
 # A static binary starts faster (no dynamic loader) and runs anywhere; cgo
 # stays on for the nsenter constructor.
-BUILDFLAGS = -trimpath -tags netgo,osusergo -ldflags '-s -w -extldflags -static'
+BUILDFLAGS = -trimpath -ldflags '-s -w -extldflags -static'
+TAGS = netgo,osusergo
 
 # Debian packages the build and tests need (installed only when missing).
 deps:
 	bash hack/deps.sh
 
+# Containers' init is a small binary of its own (internal/runtime/initexe),
+# embedded in berth: it starts faster than the whole of berth.
 build:
-	CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -o bin/berth ./cmd/berth
+	CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS) -o cmd/berth/berth-init ./internal/runtime/initexe
+	sha256sum cmd/berth/berth-init > cmd/berth/berth-init.sha256
+	CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS),berth_initbin -o bin/berth ./cmd/berth
 	ln -sfn berth bin/berth-runc
 
 # Tests run as root for real: containers, cgroups, mounts and links.

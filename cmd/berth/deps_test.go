@@ -29,7 +29,7 @@ func TestDeps(t *testing.T) {
 // container start: no HTTP, gRPC, bbolt or CLI framework.
 func TestRuntimeDeps(t *testing.T) {
 	forbidden := []string{"net/http", "google.golang.org/grpc", "go.etcd.io/bbolt", "github.com/spf13/cobra"}
-	for _, pkg := range []string{"../../internal/runtime", "../../internal/runtime/nsenter"} {
+	for _, pkg := range []string{"../../internal/runtime", "../../internal/runtime/nsenter", "../../internal/runtime/initexe"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
 		assert.NilError(t, err)
 		deps := strings.Fields(string(out))
@@ -37,4 +37,12 @@ func TestRuntimeDeps(t *testing.T) {
 			assert.Assert(t, !is.Contains(deps, f)().Success(), "%s must not depend on %s", pkg, f)
 		}
 	}
+}
+
+// TestInitDeps keeps the init binary's dependencies (it starts in every
+// container and exec) in testdata/TestInitDeps/deps.txt: what it links is
+// what each container start pays for.
+func TestInitDeps(t *testing.T) {
+	got := strings.Join(goListDeps(t, "../../internal/runtime/initexe"), "\n") + "\n"
+	golden.Assert(t, got, "TestInitDeps/deps.txt")
 }

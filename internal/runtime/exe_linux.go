@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -23,32 +24,83 @@ import (
 //   - where that is impossible, a memfd holding a copy of the binary, sealed
 //     against every change (F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE).
 //
+// The binary is the small init binary embedded in berth when there is one
+// (SetInitBinary), written once to initCacheDir and sealed from there;
+// otherwise, or with BERTH_INIT=self in the environment, the running
+// binary itself, which then has `berth init`.
+//
 // The returned file is opened once per process and reused.
 var (
 	sealedOnce sync.Once
 	sealedFile *os.File
 	sealedErr  error
+
+	initBinary    []byte
+	initBinarySum string
 )
+
+// initCacheDir holds the embedded init binary, one directory per build
+// (named by its SHA-256), on the host's tmpfs.
+const initCacheDir = "/run/berth/init"
+
+// SetInitBinary registers the init binary embedded in berth and its
+// SHA-256 (hex). Call it from an init function, before any container is
+// created.
+func SetInitBinary(data []byte, sum string) {
+	initBinary, initBinarySum = data, sum
+}
 
 func sealedExe() (*os.File, error) {
 	sealedOnce.Do(func() {
-		sealedFile, sealedErr = overlayExe()
-		if sealedErr != nil {
+		exe, err := initPath()
+		if err == nil {
+			sealedFile, sealedErr = overlayExe(exe)
+		}
+		if err != nil || sealedErr != nil {
 			sealedFile, sealedErr = memfdExe()
 		}
 	})
 	return sealedFile, sealedErr
 }
 
-func overlayExe() (*os.File, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+// initPath is the file that becomes init: the embedded init binary,
+// written to initCacheDir if it is not there yet, or the running binary.
+func initPath() (string, error) {
+	if initBinary == nil || os.Getenv("BERTH_INIT") == "self" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", err
+		}
+		return filepath.EvalSymlinks(exe)
 	}
-	exe, err = filepath.EvalSymlinks(exe)
-	if err != nil {
-		return nil, err
+	dir := filepath.Join(initCacheDir, initBinarySum)
+	p := filepath.Join(dir, "berth-init")
+	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(initBinary)) {
+		return p, nil
 	}
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, ".berth-init-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(initBinary); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o555); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	return p, os.Rename(tmp.Name(), p)
+}
+
+func overlayExe(exe string) (*os.File, error) {
 	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("fsopen overlay: %w", err)
@@ -99,11 +151,15 @@ func detachedTmpfs() (int, error) {
 }
 
 func memfdExe() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return nil, err
+	var src io.Reader = bytes.NewReader(initBinary)
+	if initBinary == nil || os.Getenv("BERTH_INIT") == "self" {
+		f, err := os.Open("/proc/self/exe")
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		src = f
 	}
-	defer src.Close()
 	fd, err := unix.MemfdCreate("berth-sealed", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)

@@ -1,6 +1,9 @@
 package testutil
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,12 +22,62 @@ func BuildBerth(pkg string) (bin string, remove func(), err error) {
 	remove = func() { os.RemoveAll(dir) }
 	bin = filepath.Join(dir, "berth")
 	// Built as `make build` builds it: static, so that it also runs inside
-	// containers (the daemon bind-mounts it there for --init).
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "netgo,osusergo", "-ldflags", "-extldflags -static", "-o", bin, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	// containers (the daemon bind-mounts it there for --init), with the
+	// init binary embedded (cmd/berth/initbin.go).
+	initBin := filepath.Join(pkg, "berth-init")
+	build := func(out, pkg, tags string) *exec.Cmd {
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags", "-extldflags -static", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		return cmd
+	}
+	// Test binaries of several packages may build at once: the files in
+	// cmd/berth are replaced by rename, never rewritten in place (the
+	// builds are reproducible, so they are the same anyway).
+	initPkg := filepath.Join(pkg, "../../internal/runtime/initexe")
+	tmpInit := filepath.Join(dir, "berth-init")
+	if out, err := build(tmpInit, initPkg, "netgo,osusergo").CombinedOutput(); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("build berth-init: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(tmpInit)
+	if err != nil {
+		remove()
+		return "", nil, err
+	}
+	sum := sha256.Sum256(data)
+	if err := replaceFile(initBin, data); err != nil {
+		remove()
+		return "", nil, err
+	}
+	if err := replaceFile(initBin+".sha256", []byte(hex.EncodeToString(sum[:])+"  berth-init\n")); err != nil {
+		remove()
+		return "", nil, err
+	}
+	cmd := build(bin, pkg, "netgo,osusergo,berth_initbin")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		remove()
 		return "", nil, fmt.Errorf("build berth: %v\n%s", err, out)
 	}
 	return bin, remove, nil
+}
+
+// replaceFile writes data to path by temporary file and rename, unless
+// path already holds exactly data.
+func replaceFile(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -54,6 +54,8 @@ func removeCgroupParent() { testutil.RemoveCgroup(cgroupParent) }
 type rt struct {
 	t    *testing.T
 	root string
+	// env is added to the environment of every runtime command.
+	env []string
 }
 
 func newRT(t *testing.T) *rt {
@@ -96,6 +98,7 @@ func (r result) String() string {
 func (r *rt) cmd(stdin string, args ...string) result {
 	r.t.Helper()
 	c := exec.Command(berthBin, append([]string{"runtime", "--root", r.root}, args...)...)
+	c.Env = append(os.Environ(), r.env...)
 	dir := r.t.TempDir()
 	out, err := os.Create(filepath.Join(dir, "stdout"))
 	assert.NilError(r.t, err)
