@@ -41,10 +41,11 @@ import (
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
+	"github.com/berth-project/berth/internal/version"
 )
 
 // Version is berth's version.
-const Version = "0.1.0"
+var Version = version.Version
 
 // Daemon is a running berth daemon.
 type Daemon struct {

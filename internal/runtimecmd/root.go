@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/version"
 	"io"
 	"log/slog"
 	"os"
@@ -18,7 +19,7 @@ import (
 )
 
 // Version is reported by --version.
-var Version = "0.1.0"
+var Version = version.Version
 
 type globals struct {
 	root      string

@@ -12,10 +12,12 @@ import (
 	"github.com/berth-project/berth/internal/cli/formatter"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/internal/version"
 )
 
-// Version is the CLI's version, set by the linker.
-var Version = "dev"
+// Version is the CLI's version: berth's.
+var Version = version.Version
 
 // ClientVersion is the client half of "version".
 type ClientVersion struct {
