@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	goruntime "runtime"
 
 	"github.com/spf13/cobra"
@@ -43,10 +44,21 @@ func Main(args []string) int {
 			if err := file.Load(configFile, explicit); err != nil {
 				return err
 			}
-			// flags given on the command line win over the file
+			// as dockerd: a setting may come from the file or a flag, not both
+			set, err := config.FileKeys(configFile)
+			if err != nil && explicit {
+				return err
+			}
+			var both []string
 			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if key := fileKey(f.Name); set[key] {
+					both = append(both, key)
+				}
 				applyFlag(&file, cfg, f.Name)
 			})
+			if len(both) > 0 {
+				return fmt.Errorf("the following directives are specified both as a flag and in the configuration file: %s", strings.Join(both, ", "))
+			}
 			if len(insecure) > 0 {
 				file.InsecureRegistries = append(file.InsecureRegistries, insecure...)
 			}
@@ -77,6 +89,17 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// fileKey is the config file's name for a flag.
+func fileKey(flag string) string {
+	if flag == "host" {
+		return "hosts"
+	}
+	if flag == "insecure-registry" {
+		return "insecure-registries"
+	}
+	return flag
 }
 
 func applyFlag(dst, src *config.Config, name string) {

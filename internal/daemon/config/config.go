@@ -76,6 +76,23 @@ func (c *Config) Load(path string, explicit bool) error {
 	return nil
 }
 
+// FileKeys returns the settings the config file at path names.
+func FileKeys(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	keys := map[string]bool{}
+	for k := range m {
+		keys[k] = true
+	}
+	return keys, nil
+}
+
 // Validate checks c and fills in derived defaults.
 func (c *Config) Validate() error {
 	if len(c.Hosts) == 0 {
