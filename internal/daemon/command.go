@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	goruntime "runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"

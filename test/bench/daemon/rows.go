@@ -16,10 +16,10 @@ import (
 )
 
 const (
-	concurrent  = 20  // containers run at once in the concurrency row
-	psSmall     = 100 // containers listed by ps -a
-	psLarge     = 1000
-	idle        = 100 // idle containers in the memory row
+	concurrent = 20  // containers run at once in the concurrency row
+	psSmall    = 100 // containers listed by ps -a
+	psLarge    = 1000
+	idle       = 100 // idle containers in the memory row
 	// sh runs a trap as soon as the signal interrupts the wait builtin
 	// (not only when a foreground sleep ends), so the container exits the
 	// moment TERM arrives and the figure is the engine's own.
