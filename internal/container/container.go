@@ -73,6 +73,9 @@ type Container struct {
 	ManuallyStopped bool
 	// HasBeenStarted tells apart a created container from an exited one.
 	HasBeenStarted bool
+	// CleanedUp is set once what a run leaves (runtime state, cgroup,
+	// rootfs mount) is gone; a daemon that starts does not trust it.
+	CleanedUp bool `json:"-"`
 
 	Dir            string `json:"-"`
 	LogPath        string

@@ -278,19 +278,22 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	c.Save()
 	code := c.State.ExitCode
 	d.cleanupRun(c)
+	// From here the container is gone for clients: its name is free and
+	// waiters for its removal are answered (`run --rm` returns) while its
+	// files are deleted. A crash before they are leaves the record in
+	// "removing", and the next start finishes the removal.
+	d.store.Delete(c)
+	d.publish(c, events.ActionDestroy, nil)
+	d.notifyRemoved(c, code)
+	defer c.Mu.Unlock()
 	if err := d.images.Snapshotter().Remove(context.WithoutCancel(ctx), c.ID); err != nil && !errdefs.IsNotFound(err) {
 		c.State.Status = ctr.Dead
 		c.Save()
-		c.Mu.Unlock()
 		return fmt.Errorf("remove the container's filesystem: %w", err)
 	}
 	os.RemoveAll(d.bundleDir(c.ID))
 	os.RemoveAll(c.Dir)
 	d.mon.Forget(c.ID)
-	d.store.Delete(c)
-	d.publish(c, events.ActionDestroy, nil)
-	c.Mu.Unlock()
-	d.notifyRemoved(c, code)
 	return nil
 }
 

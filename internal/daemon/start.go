@@ -50,6 +50,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 // cannot be run, as Docker records them, and nothing mounted.
 func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	bundle := d.bundleDir(c.ID)
+	c.CleanedUp = false // this run will leave things to clean up
 	defer func() {
 		if retErr == nil {
 			return
@@ -260,7 +261,6 @@ func (d *Daemon) containerExited(id string, code int, at time.Time) {
 	}
 	t0 := time.Now()
 	d.cleanupRun(c)
-	d.log.Debug("exit: cleaned up", "id", id, "elapsed", time.Since(t0))
 	c.State.Status = ctr.Exited
 	c.State.Pid = 0
 	c.State.ExitCode = code
@@ -292,16 +292,19 @@ func (d *Daemon) containerExited(id string, code int, at time.Time) {
 // cleanupRun removes what a run left: the runtime's state and cgroup and
 // the rootfs mount. The caller holds c.Mu.
 func (d *Daemon) cleanupRun(c *ctr.Container) {
+	if c.CleanedUp {
+		return
+	}
 	d.stopHealthcheck(c)
 	if err := d.rt.Delete(c.ID, true); err != nil && !errdefs.IsNotFound(err) {
 		d.log.Warn("runtime delete", "id", c.ID, "err", err)
 	}
-	t0 := time.Now()
 	d.removeCgroup(c.ID)
-	d.log.Debug("cgroup check", "id", c.ID, "elapsed", time.Since(t0))
 	if err := snapshot.UnmountAll(c.Rootfs); err != nil {
 		d.log.Warn("unmount rootfs", "id", c.ID, "err", err)
+		return
 	}
+	c.CleanedUp = true
 }
 
 // shouldRestart applies the restart policy to an exit: whether and after
