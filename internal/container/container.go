@@ -22,6 +22,7 @@ import (
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Status words, Docker's.
@@ -76,6 +77,9 @@ type Container struct {
 	// CleanedUp is set once what a run leaves (runtime state, cgroup,
 	// rootfs mount) is gone; a daemon that starts does not trust it.
 	CleanedUp bool `json:"-"`
+	// Spec is the OCI spec of the current run, kept for exec; nil after a
+	// daemon restart (the runtime has it on disk).
+	Spec *specs.Spec `json:"-"`
 
 	Dir            string `json:"-"`
 	LogPath        string

@@ -148,6 +148,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		return err
 	}
 	c.HasBeenStarted = true
+	c.Spec = spec
 	c.State = ctr.State{Status: ctr.Running, Pid: st.Pid, StartedAt: time.Now().UTC(), Health: healthStarting(c)}
 	if err := c.Save(); err != nil {
 		d.log.Warn("save container state", "id", c.ID, "err", err)
