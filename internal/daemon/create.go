@@ -5,7 +5,9 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +16,8 @@ import (
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	ctr "github.com/berth-project/berth/internal/container"
@@ -42,6 +46,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 		return resp, err
 	}
 	mergeImageConfig(cfg, &img.Config.Config)
+	mergeHealthcheck(cfg, d.imageHealthcheck(ctx, img.ID))
 	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
 		return resp, errdefs.ErrInvalidArgument.WithMessage("no command specified")
 	}
@@ -152,6 +157,50 @@ func mergeImageConfig(cfg *containertypes.Config, img *ocispec.ImageConfig) {
 		for v := range img.Volumes {
 			cfg.Volumes[v] = struct{}{}
 		}
+	}
+}
+
+// imageHealthcheck reads the HEALTHCHECK of the image whose config blob
+// is id: Docker keeps it in the config's Docker extension, which the OCI
+// image type the store decodes has no field for.
+func (d *Daemon) imageHealthcheck(ctx context.Context, id digest.Digest) *containertypes.HealthConfig {
+	ra, err := d.images.Content().ReaderAt(ctx, id)
+	if err != nil {
+		return nil
+	}
+	defer ra.Close()
+	var img dockerspec.DockerOCIImage
+	if err := json.NewDecoder(io.NewSectionReader(ra, 0, ra.Size())).Decode(&img); err != nil {
+		return nil
+	}
+	return img.Config.Healthcheck
+}
+
+// mergeHealthcheck applies Docker's rule: the container's check replaces
+// the image's, and a container check without a test keeps the image's
+// test with its own timings.
+func mergeHealthcheck(cfg *containertypes.Config, img *containertypes.HealthConfig) {
+	switch {
+	case img == nil:
+	case cfg.Healthcheck == nil:
+		h := *img
+		cfg.Healthcheck = &h
+	case len(cfg.Healthcheck.Test) == 0:
+		h := *cfg.Healthcheck
+		h.Test = img.Test
+		if h.Interval == 0 {
+			h.Interval = img.Interval
+		}
+		if h.Timeout == 0 {
+			h.Timeout = img.Timeout
+		}
+		if h.StartPeriod == 0 {
+			h.StartPeriod = img.StartPeriod
+		}
+		if h.Retries == 0 {
+			h.Retries = img.Retries
+		}
+		cfg.Healthcheck = &h
 	}
 }
 
