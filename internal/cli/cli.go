@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/moby/moby/client"
 	"os"
 
 	"github.com/berth-project/berth/internal/cli/command"
@@ -43,6 +44,10 @@ func Main(args []string) int {
 			return 1
 		}
 		return se.StatusCode
+	}
+	if client.IsErrConnectionFailed(err) {
+		fmt.Fprintln(os.Stderr, command.ConnectionFailed(err))
+		return 1
 	}
 	fmt.Fprintln(os.Stderr, err)
 	return 1

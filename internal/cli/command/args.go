@@ -5,6 +5,7 @@ package command
 
 import (
 	"fmt"
+	"github.com/moby/moby/client"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -94,6 +95,8 @@ func RunError(cmd *cobra.Command, err error) error {
 	msg := err.Error()
 	code := 125
 	switch {
+	case client.IsErrConnectionFailed(err):
+		msg = ConnectionFailed(err)
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"),
 		strings.Contains(msg, "system cannot find the file specified"):
 		code = 127
@@ -112,4 +115,16 @@ func Confirm(cli *Cli, message string) bool {
 	fmt.Fscanln(cli.In(), &answer)
 	answer = strings.ToLower(strings.TrimSpace(answer))
 	return answer == "y" || answer == "yes"
+}
+
+// ConnectionFailed words a failure to reach the daemon as docker does,
+// naming the daemon's address.
+func ConnectionFailed(err error) string {
+	msg := err.Error()
+	if _, rest, ok := strings.Cut(msg, "failed to connect to the docker API at "); ok {
+		host, _, _ := strings.Cut(rest, ";")
+		host, _, _ = strings.Cut(host, ":"+" ")
+		return fmt.Sprintf("Cannot connect to the berth daemon at %s. Is the berth daemon running?", host)
+	}
+	return msg
 }
