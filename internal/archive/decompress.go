@@ -18,6 +18,12 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
+// IsCompressed says whether a stream that starts with head is one that
+// Decompress decompresses (gzip or zstd).
+func IsCompressed(head []byte) bool {
+	return bytes.HasPrefix(head, gzipMagic) || bytes.HasPrefix(head, zstdMagic)
+}
+
 // Decompress sniffs the first bytes of r and returns a reader of the
 // uncompressed stream: gzip and zstd are decompressed, anything else
 // (a plain tar) is passed through. Closing the result releases the

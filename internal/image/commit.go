@@ -81,7 +81,7 @@ func (s *Store) Commit(ctx context.Context, key string, opts CommitOptions) (Ima
 	diffIDs := append(slices.Clone(parent.Config.RootFS.DiffIDs), diffID)
 	chain := identity.ChainID(slices.Clone(diffIDs))
 	if _, err := s.sn.Stat(ctx, chain.String()); errdefs.IsNotFound(err) {
-		err = s.applyLayer(ctx, layer, diffID, chain.String(), parent.ChainID.String())
+		err = s.applyLayer(ctx, layer, diffID, chain.String(), parent.ChainID.String(), nil)
 		if err != nil {
 			return Image{}, fmt.Errorf("commit %s: unpack the new layer: %w", key, err)
 		}

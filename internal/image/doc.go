@@ -33,13 +33,19 @@
 // uncompressed digest has been checked against the config's diff_id. A
 // layer on a parent is written into the snapshot's overlay upper
 // directory directly, with overlay whiteouts: overlayfs does not let
-// whiteouts be made through its mount.
+// whiteouts be made through its mount. Load and Pull unpack each layer
+// while its blob is being stored, into a directory of its own that is
+// renamed onto the snapshot's directory (see stager); the checks are the
+// same.
 //
 // # On-disk layout
 //
 //	<root>/metadata.db          image records, format in package metadata
 //	<root>/content/             blobs, format in package content
 //	<root>/snapshots/overlay/   layers and writable layers, package overlay
+//	<root>/unpack/              layers unpacked while their blobs are
+//	                            stored, until renamed into a snapshot;
+//	                            emptied by New
 //
 // # Garbage collection
 //

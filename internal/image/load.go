@@ -88,7 +88,9 @@ func (s *Store) load(ctx context.Context, r io.Reader, progress func(string)) (_
 		return nil, false, fmt.Errorf("load: %w", err)
 	}
 	defer dr.Close()
-	a, err := s.readArchive(ctx, dr)
+	st := s.newStager(ctx)
+	defer st.close()
+	a, err := s.readArchive(ctx, dr, st)
 	stored = a != nil && len(a.blobs) > 0
 	if err != nil {
 		return nil, stored, fmt.Errorf("load: %w", err)
@@ -110,7 +112,7 @@ func (s *Store) load(ctx context.Context, r io.Reader, progress func(string)) (_
 		if err != nil {
 			return nil, true, fmt.Errorf("load: %w", err)
 		}
-		if err := s.unpack(ctx, res.layers, res.image.RootFS.DiffIDs, nil); err != nil {
+		if err := s.unpack(ctx, res.layers, res.image.RootFS.DiffIDs, nil, st); err != nil {
 			return nil, true, fmt.Errorf("load: %w", err)
 		}
 	}
@@ -166,8 +168,9 @@ type loadArchive struct {
 	links map[string]string
 }
 
-// readArchive reads every entry of the tar r.
-func (s *Store) readArchive(ctx context.Context, r io.Reader) (*loadArchive, error) {
+// readArchive reads every entry of the tar r, passing the files that may
+// be layers through st.
+func (s *Store) readArchive(ctx context.Context, r io.Reader, st *stager) (*loadArchive, error) {
 	a := &loadArchive{mem: map[string][]byte{}, blobs: map[string]ocispec.Descriptor{}, links: map[string]string{}}
 	tr := tar.NewReader(r)
 	memTotal := 0
@@ -212,7 +215,10 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*loadArchive, err
 				if err != nil {
 					return a, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("archive entry %q: not a blob name: %v", hdr.Name, err))
 				}
-				if err := content.WriteBlob(ctx, s.content, "load-"+d.String(), tr, hdr.Size, d); err != nil {
+				g := st.layer()
+				err = content.WriteBlob(ctx, s.content, "load-"+d.String(), g.tee(tr), hdr.Size, d)
+				g.finish(d, err)
+				if err != nil {
 					// A truncated entry leaves an ingest that nothing resumes.
 					if aerr := s.content.Abort(context.WithoutCancel(ctx), "load-"+d.String()); aerr != nil && !errdefs.IsNotFound(aerr) {
 						err = errors.Join(err, aerr)
@@ -233,7 +239,7 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader) (*loadArchive, err
 				a.mem[name] = b
 				continue
 			}
-			d, err := s.stage(ctx, tr, hdr.Size)
+			d, err := s.stage(ctx, tr, hdr.Size, st)
 			if err != nil {
 				return a, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 			}
@@ -262,19 +268,24 @@ func entryName(name string) (string, error) {
 	return clean, nil
 }
 
-// stage stores size bytes of r under the digest of their content.
-func (s *Store) stage(ctx context.Context, r io.Reader, size int64) (ocispec.Descriptor, error) {
+// stage stores size bytes of r under the digest of their content,
+// passing them through st.
+func (s *Store) stage(ctx context.Context, r io.Reader, size int64, st *stager) (_ ocispec.Descriptor, err error) {
 	ingest := "load-" + rand.Text()
 	w, err := s.content.Writer(ctx, ingest, "", 0)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	defer w.Close()
-	if _, err := io.Copy(w, r); err != nil {
+	g := st.layer()
+	var d ocispec.Descriptor
+	defer func() { g.finish(d.Digest, err) }()
+	buf := make([]byte, 1<<20)
+	if _, err := io.CopyBuffer(struct{ io.Writer }{w}, g.tee(r), buf); err != nil {
 		s.content.Abort(context.WithoutCancel(ctx), ingest)
 		return ocispec.Descriptor{}, err
 	}
-	d := ocispec.Descriptor{Digest: w.Digest(), Size: w.Offset()}
+	d = ocispec.Descriptor{Digest: w.Digest(), Size: w.Offset()}
 	if err := w.Commit(ctx, size, d.Digest); err != nil && !errdefs.IsAlreadyExists(err) {
 		s.content.Abort(context.WithoutCancel(ctx), ingest)
 		return ocispec.Descriptor{}, err

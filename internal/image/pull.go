@@ -59,7 +59,7 @@ func (s *Store) pull(ctx context.Context, n reference.Named, client *distributio
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return Image{}, true, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("config %s: %v", r.Config.Digest, err))
 	}
-	if err := s.unpack(ctx, r.Layers, cfg.RootFS.DiffIDs, progress); err != nil {
+	if err := s.unpack(ctx, r.Layers, cfg.RootFS.DiffIDs, progress, nil); err != nil {
 		return Image{}, true, fmt.Errorf("pull %s: %w", reference.FamiliarString(n), err)
 	}
 

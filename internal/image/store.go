@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -64,6 +65,8 @@ type Store struct {
 	content *content.Store
 	sn      snapshot.Snapshotter
 	db      *metadata.DB
+	// unpackDir holds the layers a stager unpacks while they are stored.
+	unpackDir string
 
 	// gcMu is held for writing by GC and for reading by everything that
 	// stores blobs or snapshots and then records them.
@@ -93,12 +96,19 @@ func New(ctx context.Context, root string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What a stager left when its process died is named by nothing. The
+	// database's lock, taken above, says no other process uses root.
+	unpackDir := filepath.Join(root, "unpack")
+	if err := errors.Join(os.RemoveAll(unpackDir), os.Mkdir(unpackDir, 0o700)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("image store %s: %w", root, err)
+	}
 	sn, err := overlay.New(ctx, filepath.Join(root, "snapshots", "overlay"))
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Store{content: cs, sn: sn, db: db}, nil
+	return &Store{content: cs, sn: sn, db: db, unpackDir: unpackDir}, nil
 }
 
 // Close closes the metadata database and the snapshotter.
