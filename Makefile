@@ -15,11 +15,15 @@ TAGS = netgo,osusergo
 deps:
 	bash hack/deps.sh
 
-# Containers' init is a small binary of its own (internal/runtime/initexe),
-# embedded in berth: it starts faster than the whole of berth.
+# Containers' init and the runtime's command line are a small binary of
+# their own (internal/runtime/initexe), embedded in berth: it starts faster
+# than the whole of berth. berth-init.h tells berth's C constructor which
+# file to execute for runtime commands (see cmd/berth/initbin.go).
 build:
 	CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS) -o cmd/berth/berth-init ./internal/runtime/initexe
 	sha256sum cmd/berth/berth-init > cmd/berth/berth-init.sha256
+	printf 'const char berth_runtime_sum[] = "%s";\nconst long berth_runtime_size = %s;\n' \
+		$$(cut -d' ' -f1 cmd/berth/berth-init.sha256) $$(stat -c %s cmd/berth/berth-init) > cmd/berth/berth-init.h
 	CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS),berth_initbin -o bin/berth ./cmd/berth
 	ln -sfn berth bin/berth-runc
 

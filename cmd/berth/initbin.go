@@ -5,6 +5,16 @@
 
 package main
 
+// berth-init.h, written by `make build` (and testutil.BuildBerth) with the
+// init binary, defines berth_runtime_sum and berth_runtime_size: the C
+// constructor in internal/runtime/nsenter uses them to execute the small
+// binary for runtime commands.
+
+/*
+#include "berth-init.h"
+*/
+import "C"
+
 import (
 	_ "embed"
 	"strings"
@@ -12,8 +22,9 @@ import (
 	"github.com/berth-project/berth/internal/runtime"
 )
 
-// The init binary (internal/runtime/initexe), built by `make build` just
-// before berth. Without the berth_initbin tag berth is its own init.
+// The runtime's own binary (internal/runtime/initexe: init and the runtime
+// command line), built by `make build` just before berth. Without the
+// berth_initbin tag berth is its own init.
 //
 //go:embed berth-init
 var initBinary []byte

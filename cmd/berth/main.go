@@ -31,7 +31,7 @@ import (
 func main() {
 	name := filepath.Base(os.Args[0])
 	if strings.HasSuffix(name, "-runc") || name == "runc" {
-		os.Exit(runtimecmd.Main(os.Args[1:]))
+		os.Exit(runtimeMain(os.Args[1:]))
 	}
 	if name == "docker-init" {
 		os.Exit(initproc.Main(os.Args[1:]))
@@ -45,10 +45,20 @@ func main() {
 	case "daemon":
 		os.Exit(daemon.Main(os.Args[2:]))
 	case "runtime":
-		os.Exit(runtimecmd.Main(os.Args[2:]))
+		os.Exit(runtimeMain(os.Args[2:]))
 	case "monitor":
 		os.Exit(monitor.Main(os.Args[2:]))
 	default:
 		os.Exit(cli.Main(os.Args[1:]))
 	}
+}
+
+// runtimeMain is the runtime's command line in berth itself. Normally the
+// C constructor in internal/runtime/nsenter has already executed the
+// small runtime binary instead, from the file the runtime writes to
+// /run/berth; when the file was not there yet, this writes it for the
+// next command.
+func runtimeMain(args []string) int {
+	runtime.WriteInitBinary()
+	return runtimecmd.Main(args)
 }

@@ -50,6 +50,18 @@ func SetInitBinary(data []byte, sum string) {
 	initBinary, initBinarySum = data, sum
 }
 
+// WriteInitBinary writes the embedded runtime binary to initCacheDir if it
+// is not there yet, so that berth's C constructor can execute it for the
+// next runtime command (see internal/runtime/nsenter). It does nothing
+// without an embedded binary.
+func WriteInitBinary() error {
+	if initBinary == nil {
+		return nil
+	}
+	_, err := initPath()
+	return err
+}
+
 func sealedExe() (*os.File, error) {
 	sealedOnce.Do(func() {
 		exe, err := initPath()

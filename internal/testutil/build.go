@@ -53,6 +53,13 @@ func BuildBerth(pkg string) (bin string, remove func(), err error) {
 		remove()
 		return "", nil, err
 	}
+	// berth's C constructor executes the runtime binary for runtime
+	// commands: it finds the file by these (see cmd/berth/initbin.go).
+	header := fmt.Sprintf("const char berth_runtime_sum[] = \"%x\";\nconst long berth_runtime_size = %d;\n", sum, len(data))
+	if err := replaceFile(filepath.Join(pkg, "berth-init.h"), []byte(header)); err != nil {
+		remove()
+		return "", nil, err
+	}
 	cmd := build(bin, pkg, "netgo,osusergo,berth_initbin")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		remove()

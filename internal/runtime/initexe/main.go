@@ -1,26 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright The berth authors
 
-// Command initexe is `berth init` on its own: the first process of every
-// container and exec, built as a small separate binary and embedded in
-// berth (see runtime.SetInitBinary). It links only the runtime, so it
-// starts in a fraction of the time the whole berth binary takes (a third
-// of its page faults), which every container start and exec pays.
+// Command initexe is berth's runtime on its own: `berth init`, the first
+// process of every container and exec, and the runc-compatible command
+// line (`berth runtime ...`, `berth-runc ...`). It is built as a small
+// separate binary and embedded in berth (see runtime.SetInitBinary),
+// which writes it to /run/berth/init/<sha256>/berth-init. It links only
+// the runtime and its command line, so it starts in about half the time
+// the whole berth binary takes: containers' init is executed from it
+// (sealed), and berth's C constructor (internal/runtime/nsenter) executes
+// it in place of berth for every runtime command.
 //
 // The Makefile builds it to cmd/berth/berth-init before berth itself.
 package main
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/berth-project/berth/internal/runtime"
 	_ "github.com/berth-project/berth/internal/runtime/nsenter"
+	"github.com/berth-project/berth/internal/runtimecmd"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
+	// The same dispatch as cmd/berth's, for the modes this binary has.
+	name := filepath.Base(os.Args[0])
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "init":
 		runtime.InitMain()
+	case strings.HasSuffix(name, "-runc") || name == "runc":
+		os.Exit(runtimecmd.Main(os.Args[1:]))
+	case len(os.Args) > 1 && os.Args[1] == "runtime":
+		os.Exit(runtimecmd.Main(os.Args[2:]))
 	}
-	os.Stderr.WriteString("berth-init: run by the berth runtime only\n")
+	os.Stderr.WriteString("berth-init: run by berth only\n")
 	os.Exit(2)
 }
