@@ -4,9 +4,12 @@
 package distribution_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -75,7 +78,22 @@ func TestPushResolveFetch(t *testing.T) {
 
 	dst := newStore(t)
 	fetched := statuses{}
-	assert.NilError(t, c.Fetch(ctx, dst, r, fetched.add))
+	var mu sync.Mutex
+	copies := map[digest.Digest]*bytes.Buffer{}
+	dones := map[digest.Digest]error{}
+	layer := func(desc ocispec.Descriptor) (io.Writer, func(error)) {
+		mu.Lock()
+		defer mu.Unlock()
+		copies[desc.Digest] = &bytes.Buffer{}
+		return copies[desc.Digest], func(err error) { mu.Lock(); dones[desc.Digest] = err; mu.Unlock() }
+	}
+	assert.NilError(t, c.FetchWith(ctx, dst, r, distribution.FetchOptions{Progress: fetched.add, Layer: layer}))
+	assert.Check(t, is.Len(dones, len(img.Layers)))
+	for _, l := range img.Layers {
+		err, ok := dones[l.Digest]
+		assert.Check(t, ok && err == nil, "%s: %v", l.Digest, err)
+		assert.Check(t, is.Equal(digest.FromBytes(copies[l.Digest].Bytes()), l.Digest), "Layer gets each layer's bytes")
+	}
 	for _, d := range append([]ocispec.Descriptor{img.Config, img.ManifestDesc}, img.Layers...) {
 		info, err := dst.Info(ctx, d.Digest)
 		assert.NilError(t, err, d.Digest)

@@ -28,6 +28,28 @@ import (
 // "Already exists", "Waiting", "Downloading" with byte counts, "Download
 // complete". On error nothing half-written becomes visible in the store.
 func (c *Client) Fetch(ctx context.Context, store *content.Store, r Resolved, progress func(Progress)) error {
+	return c.FetchWith(ctx, store, r, FetchOptions{Progress: progress})
+}
+
+// FetchOptions are what FetchWith takes beyond Fetch's arguments.
+type FetchOptions struct {
+	// Progress, if not nil, gets the events Fetch describes.
+	Progress func(Progress)
+	// Layer, if not nil, is called before each layer download. w gets a
+	// copy of the layer's bytes as they are written to the store, from
+	// the first; done is then called once, with nil when the blob was
+	// committed (its digest verified) or with the error that stopped it.
+	// A layer stored before w got all of it (by another pull) is success
+	// too. A layer may be downloaded again after a failed attempt, with
+	// another call of Layer.
+	Layer layerFunc
+}
+
+type layerFunc = func(desc ocispec.Descriptor) (w io.Writer, done func(error))
+
+// FetchWith is Fetch with options: Fetch(ctx, store, r, progress) is
+// FetchWith(ctx, store, r, FetchOptions{Progress: progress}).
+func (c *Client) FetchWith(ctx context.Context, store *content.Store, r Resolved, opts FetchOptions) error {
 	if err := c.init(); err != nil {
 		return err
 	}
@@ -39,7 +61,7 @@ func (c *Client) Fetch(ctx context.Context, store *content.Store, r Resolved, pr
 		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
 	repo := n.Context()
-	sink := newSink(progress)
+	sink := newSink(opts.Progress)
 
 	// Layers first (their events come first, as in Docker), the config
 	// with them; manifest and index last, so a stored manifest means its
@@ -56,9 +78,9 @@ func (c *Client) Fetch(ctx context.Context, store *content.Store, r Resolved, pr
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.concurrency())
 	for _, l := range todo {
-		g.Go(func() error { return c.fetchBlob(gctx, store, repo, l, sink, true) })
+		g.Go(func() error { return c.fetchBlob(gctx, store, repo, l, sink, true, opts.Layer) })
 	}
-	g.Go(func() error { return c.fetchBlob(gctx, store, repo, r.Config, sink, false) })
+	g.Go(func() error { return c.fetchBlob(gctx, store, repo, r.Config, sink, false, nil) })
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -72,7 +94,8 @@ func (c *Client) Fetch(ctx context.Context, store *content.Store, r Resolved, pr
 }
 
 // fetchBlob copies one blob into the store unless it is there already.
-func (c *Client) fetchBlob(ctx context.Context, store *content.Store, repo name.Repository, desc ocispec.Descriptor, sink *progressSink, report bool) error {
+// report is set for layers; layer is FetchOptions.Layer, or nil.
+func (c *Client) fetchBlob(ctx context.Context, store *content.Store, repo name.Repository, desc ocispec.Descriptor, sink *progressSink, report bool, layer layerFunc) error {
 	what := fmt.Sprintf("blob %s from %s", desc.Digest, repo)
 	for {
 		if _, err := store.Info(ctx, desc.Digest); err == nil {
@@ -81,7 +104,7 @@ func (c *Client) fetchBlob(ctx context.Context, store *content.Store, repo name.
 			}
 			return nil
 		}
-		err := c.download(ctx, store, repo, desc, sink, report)
+		err := c.download(ctx, store, repo, desc, sink, report, layer)
 		if !errdefs.IsUnavailable(err) || !isLocked(err) {
 			if err != nil {
 				return classify(err, what)
@@ -112,7 +135,7 @@ func isLocked(err error) bool {
 	return ok
 }
 
-func (c *Client) download(ctx context.Context, store *content.Store, repo name.Repository, desc ocispec.Descriptor, sink *progressSink, report bool) error {
+func (c *Client) download(ctx context.Context, store *content.Store, repo name.Repository, desc ocispec.Descriptor, sink *progressSink, report bool, layer layerFunc) error {
 	body := &lazyBlob{open: func() (io.ReadCloser, error) {
 		l, err := c.puller.Layer(ctx, repo.Digest(desc.Digest.String()))
 		if err != nil {
@@ -125,7 +148,18 @@ func (c *Client) download(ctx context.Context, store *content.Store, repo name.R
 	if report {
 		r = &countingReader{r: body, sink: sink, digest: desc.Digest, status: StatusDownloading, total: desc.Size}
 	}
+	var done func(error)
+	if layer != nil {
+		var w io.Writer
+		w, done = layer(desc)
+		// Not a Seeker, so WriteBlob restarts a left ingest from the
+		// first byte, which w then sees.
+		r = io.TeeReader(r, w)
+	}
 	err := content.WriteBlob(ctx, store, "pull-"+desc.Digest.String(), r, desc.Size, desc.Digest)
+	if done != nil {
+		done(err)
+	}
 	if errdefs.IsUnavailable(err) && !body.tried {
 		return errLocked{err}
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
@@ -48,7 +49,13 @@ func (s *Store) pull(ctx context.Context, n reference.Named, client *distributio
 	if err != nil {
 		return Image{}, false, err
 	}
-	if err := client.Fetch(ctx, s.content, r, progress); err != nil {
+	st := s.newStager(ctx)
+	defer st.close()
+	layer := func(desc ocispec.Descriptor) (io.Writer, func(error)) {
+		g := st.layer()
+		return g, func(err error) { g.finish(desc.Digest, err) }
+	}
+	if err := client.FetchWith(ctx, s.content, r, distribution.FetchOptions{Progress: progress, Layer: layer}); err != nil {
 		return Image{}, true, err
 	}
 	raw, err := s.readBlob(ctx, r.Config.Digest)
@@ -59,7 +66,7 @@ func (s *Store) pull(ctx context.Context, n reference.Named, client *distributio
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return Image{}, true, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("config %s: %v", r.Config.Digest, err))
 	}
-	if err := s.unpack(ctx, r.Layers, cfg.RootFS.DiffIDs, progress, nil); err != nil {
+	if err := s.unpack(ctx, r.Layers, cfg.RootFS.DiffIDs, progress, st); err != nil {
 		return Image{}, true, fmt.Errorf("pull %s: %w", reference.FamiliarString(n), err)
 	}
 
