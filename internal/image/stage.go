@@ -53,8 +53,7 @@ type stager struct {
 // staging is one blob being unpacked.
 type staging struct {
 	st   *stager
-	pr   *io.PipeReader
-	pw   *io.PipeWriter
+	pipe *chunkPipe
 	once sync.Once // starts the goroutine at the first Write
 	done chan struct{}
 
@@ -80,8 +79,7 @@ func (st *stager) layer() *staging {
 	if st == nil {
 		return nil
 	}
-	pr, pw := io.Pipe()
-	g := &staging{st: st, pr: pr, pw: pw, done: make(chan struct{})}
+	g := &staging{st: st, pipe: newChunkPipe(), done: make(chan struct{})}
 	st.mu.Lock()
 	st.all = append(st.all, g)
 	st.mu.Unlock()
@@ -104,7 +102,7 @@ func (g *staging) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	g.once.Do(func() { go g.run() })
-	if _, err := g.pw.Write(p); err != nil {
+	if _, err := g.pipe.Write(p); err != nil {
 		g.failed = true
 	}
 	return len(p), nil
@@ -118,11 +116,10 @@ func (g *staging) finish(blob digest.Digest, err error) {
 		return
 	}
 	g.once.Do(func() { close(g.done) }) // never written: nothing staged
+	g.pipe.closeWrite(err)
 	if err != nil {
-		g.pw.CloseWithError(err)
 		return
 	}
-	g.pw.Close()
 	g.st.mu.Lock()
 	g.blob, g.stored = blob, true
 	if _, dup := g.st.byBlob[blob]; !dup {
@@ -135,7 +132,7 @@ func (g *staging) finish(blob digest.Digest, err error) {
 // end so that the writer never blocks.
 func (g *staging) run() {
 	defer close(g.done)
-	br := bufio.NewReaderSize(g.pr, 64<<10)
+	br := bufio.NewReaderSize(g.pipe, 64<<10)
 	defer io.Copy(io.Discard, br)
 	head, _ := br.Peek(512)
 	g.compressed = archive.IsCompressed(head)
@@ -156,7 +153,7 @@ func (g *staging) run() {
 			os.RemoveAll(dir)
 		}
 		g.err = err
-		g.pr.CloseWithError(err)
+		g.pipe.closeRead()
 		return
 	}
 	g.dir = dir
@@ -227,7 +224,7 @@ func (st *stager) close() error {
 	st.mu.Unlock()
 	var errs []error
 	for _, g := range all {
-		g.finish("", errStagerClosed) // a no-op on a finished pipe
+		g.finish("", errStagerClosed) // a no-op on a finished stream
 		<-g.done
 		st.mu.Lock()
 		dir := g.dir
@@ -243,3 +240,87 @@ func (st *stager) close() error {
 }
 
 var errStagerClosed = errors.New("unpack while storing: stopped")
+
+// chunkPipe is io.Pipe with a buffer: Write copies p and returns unless
+// chunkPipeDepth chunks are already waiting, so that the goroutine that
+// stores a blob and the one that unpacks it run at the same time instead
+// of taking turns.
+type chunkPipe struct {
+	ch        chan []byte
+	stop      chan struct{} // closed by closeRead
+	stopOnce  sync.Once
+	closeOnce sync.Once
+	werr      error  // why the writer stopped; read after ch is closed
+	chunk     []byte // being read, from its start (a pooled buffer)
+	off       int
+}
+
+const (
+	chunkSize      = 1 << 20
+	chunkPipeDepth = 8
+)
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+var errReaderClosed = errors.New("unpack while storing: reader closed")
+
+func newChunkPipe() *chunkPipe {
+	return &chunkPipe{ch: make(chan []byte, chunkPipeDepth), stop: make(chan struct{})}
+}
+
+func (p *chunkPipe) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		c := *chunks.Get().(*[]byte)
+		m := copy(c, b)
+		select {
+		case p.ch <- c[:m]:
+		case <-p.stop:
+			return n, errReaderClosed
+		}
+		n += m
+		b = b[m:]
+	}
+	return n, nil
+}
+
+// closeWrite ends the stream: the reader gets err, or io.EOF for nil,
+// after what was written. Only the first call counts.
+func (p *chunkPipe) closeWrite(err error) {
+	p.closeOnce.Do(func() {
+		p.werr = err
+		close(p.ch)
+	})
+}
+
+func (p *chunkPipe) Read(b []byte) (int, error) {
+	if p.chunk == nil {
+		select {
+		case <-p.stop:
+			return 0, errReaderClosed
+		default:
+		}
+		c, ok := <-p.ch
+		if !ok {
+			if p.werr != nil {
+				return 0, p.werr
+			}
+			return 0, io.EOF
+		}
+		p.chunk, p.off = c, 0
+	}
+	n := copy(b, p.chunk[p.off:])
+	p.off += n
+	if p.off == len(p.chunk) {
+		c := p.chunk[:chunkSize]
+		chunks.Put(&c)
+		p.chunk = nil
+	}
+	return n, nil
+}
+
+// closeRead makes the writer's pending and later Writes fail, and the
+// reader's later Reads.
+func (p *chunkPipe) closeRead() {
+	p.stopOnce.Do(func() { close(p.stop) })
+}

@@ -7,6 +7,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -130,4 +131,34 @@ func TestLoadStagedCleanup(t *testing.T) {
 	des, err = os.ReadDir(filepath.Join(root, "unpack"))
 	assert.NilError(t, err)
 	assert.Check(t, is.Len(des, 0))
+}
+
+func TestChunkPipe(t *testing.T) {
+	p := newChunkPipe()
+	big := bytes.Repeat([]byte("0123456789abcdef"), chunkSize/4) // 4 chunks
+	go func() {
+		_, err := p.Write(big)
+		p.closeWrite(err)
+	}()
+	got, err := io.ReadAll(p)
+	assert.NilError(t, err)
+	assert.Check(t, bytes.Equal(got, big))
+
+	// A reader that stops unblocks the writer, whose error says why.
+	p = newChunkPipe()
+	p.closeRead()
+	_, err = p.Write(bytes.Repeat(big, chunkPipeDepth))
+	assert.Check(t, is.ErrorIs(err, errReaderClosed))
+	_, err = p.Read(make([]byte, 1))
+	assert.Check(t, is.ErrorIs(err, errReaderClosed))
+
+	// The writer's error reaches the reader after the data.
+	p = newChunkPipe()
+	_, err = p.Write([]byte("abc"))
+	assert.NilError(t, err)
+	p.closeWrite(os.ErrClosed)
+	p.closeWrite(nil) // only the first counts
+	got, err = io.ReadAll(p)
+	assert.Check(t, is.ErrorIs(err, os.ErrClosed))
+	assert.Check(t, is.Equal(string(got), "abc"))
 }
