@@ -10,8 +10,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
@@ -320,10 +318,10 @@ func (r *Router) logs(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		}
 	}
 	var err error
-	if cfg.Since, err = parseTime(req.FormValue("since")); err != nil {
+	if cfg.Since, err = httputils.ParseTimestamp(req.FormValue("since")); err != nil {
 		return err
 	}
-	if cfg.Until, err = parseTime(req.FormValue("until")); err != nil {
+	if cfg.Until, err = httputils.ParseTimestamp(req.FormValue("until")); err != nil {
 		return err
 	}
 	tty, err := r.b.ContainerLogsCheck(ctx, vars["name"])
@@ -340,28 +338,6 @@ func (r *Router) logs(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	fw.Write(nil)
 	_, err = r.b.ContainerLogs(ctx, vars["name"], cfg, fw)
 	return err
-}
-
-// parseTime reads the seconds[.nanoseconds] timestamps the docker CLI
-// sends for since and until.
-func parseTime(s string) (time.Time, error) {
-	if s == "" || s == "0" {
-		return time.Time{}, nil
-	}
-	sec, frac, _ := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		return time.Time{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid timestamp %q", s))
-	}
-	var ns int64
-	if frac != "" {
-		frac = (frac + "000000000")[:9]
-		ns, err = strconv.ParseInt(frac, 10, 64)
-		if err != nil {
-			return time.Time{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid timestamp %q", s))
-		}
-	}
-	return time.Unix(n, ns), nil
 }
 
 // attach hijacks the connection and hands the streams to the backend.

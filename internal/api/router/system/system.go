@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
@@ -93,11 +94,11 @@ func (r *Router) events(ctx context.Context, w http.ResponseWriter, req *http.Re
 	if err != nil {
 		return err
 	}
-	since, err := parseEventTime(req.FormValue("since"))
+	since, err := httputils.ParseTimestamp(req.FormValue("since"))
 	if err != nil {
 		return err
 	}
-	until, err := parseEventTime(req.FormValue("until"))
+	until, err := httputils.ParseTimestamp(req.FormValue("until"))
 	if err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func match(f httputils.Filters, m events.Message) bool {
 		return false
 	}
 	action := string(m.Action)
-	if base, _, ok := cutColon(action); ok {
+	if base, _, ok := strings.Cut(action, ":"); ok {
 		if !f.Match("event", action) && !f.Match("event", base) {
 			return false
 		}
@@ -171,15 +172,6 @@ func match(f httputils.Filters, m events.Message) bool {
 		}
 	}
 	return f.MatchLabels("label", m.Actor.Attributes)
-}
-
-func cutColon(s string) (string, string, bool) {
-	for i := range s {
-		if s[i] == ':' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 func prefixMatch(vals []string, id string) bool {

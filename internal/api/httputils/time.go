@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright The berth authors
 
-package system
+package httputils
 
 import (
 	"fmt"
@@ -12,10 +12,11 @@ import (
 	"github.com/containerd/errdefs"
 )
 
-// parseEventTime reads the "seconds[.nanoseconds]" the docker CLI sends
-// (it turns durations and dates into that form itself).
-func parseEventTime(s string) (time.Time, error) {
-	if s == "" {
+// ParseTimestamp reads a since/until parameter as the docker CLI sends it,
+// "seconds[.nanoseconds]" (it turns durations and dates into that form
+// itself), or an RFC 3339 date. "" and "0" are the zero time.
+func ParseTimestamp(s string) (time.Time, error) {
+	if s == "" || s == "0" {
 		return time.Time{}, nil
 	}
 	sec, frac, _ := strings.Cut(s, ".")
@@ -28,7 +29,9 @@ func parseEventTime(s string) (time.Time, error) {
 	}
 	var ns int64
 	if frac != "" {
-		ns, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+		if ns, err = strconv.ParseInt((frac + "000000000")[:9], 10, 64); err != nil {
+			return time.Time{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid timestamp %q", s))
+		}
 	}
 	return time.Unix(n, ns), nil
 }
