@@ -14,9 +14,9 @@ import (
 
 // ParseTimestamp reads a since/until parameter as the docker CLI sends it,
 // "seconds[.nanoseconds]" (it turns durations and dates into that form
-// itself), or an RFC 3339 date. "" and "0" are the zero time.
+// itself), or an RFC 3339 date. "" is the zero time; "0" is the epoch.
 func ParseTimestamp(s string) (time.Time, error) {
-	if s == "" || s == "0" {
+	if s == "" {
 		return time.Time{}, nil
 	}
 	sec, frac, _ := strings.Cut(s, ".")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
@@ -318,10 +319,10 @@ func (r *Router) logs(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		}
 	}
 	var err error
-	if cfg.Since, err = httputils.ParseTimestamp(req.FormValue("since")); err != nil {
+	if cfg.Since, err = logsTime(req.FormValue("since")); err != nil {
 		return err
 	}
-	if cfg.Until, err = httputils.ParseTimestamp(req.FormValue("until")); err != nil {
+	if cfg.Until, err = logsTime(req.FormValue("until")); err != nil {
 		return err
 	}
 	tty, err := r.b.ContainerLogsCheck(ctx, vars["name"])
@@ -338,6 +339,14 @@ func (r *Router) logs(ctx context.Context, w http.ResponseWriter, req *http.Requ
 	fw.Write(nil)
 	_, err = r.b.ContainerLogs(ctx, vars["name"], cfg, fw)
 	return err
+}
+
+// logsTime reads a logs bound; for logs "0" means no bound, as "" does.
+func logsTime(s string) (time.Time, error) {
+	if s == "0" {
+		return time.Time{}, nil
+	}
+	return httputils.ParseTimestamp(s)
 }
 
 // attach hijacks the connection and hands the streams to the backend.
