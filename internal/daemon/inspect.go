@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
@@ -65,7 +66,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string, size bool) (*
 		if upper, lower, err := snapshot.DiffDirs(mounts); err == nil {
 			data := map[string]string{"UpperDir": upper, "MergedDir": c.Rootfs}
 			if len(lower) > 0 {
-				data["LowerDir"] = joinColon(lower)
+				data["LowerDir"] = strings.Join(lower, ":")
 			}
 			r.GraphDriver = &storage.DriverData{Name: "overlay2", Data: data}
 		}
@@ -83,17 +84,6 @@ func timeOrZero(t time.Time) string {
 		return "0001-01-01T00:00:00Z"
 	}
 	return t.Format(time.RFC3339Nano)
-}
-
-func joinColon(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ":"
-		}
-		out += x
-	}
-	return out
 }
 
 // sizeRw is the size of the container's writable layer.

@@ -95,15 +95,12 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 			return fmt.Errorf("mount the container's filesystem: %w", err)
 		}
 	}
-	img, err := d.images.Get(ctx, c.Image)
-	if err != nil {
-		return err
-	}
+	// The image's defaults were merged into c.Config at create: the spec
+	// needs nothing more from the image store.
 	spec, err := oci.Spec(oci.Input{
 		ID:             c.ID,
 		Config:         c.Config,
 		Host:           c.HostConfig,
-		Image:          &img.Config.Config,
 		Rootfs:         c.Rootfs,
 		Hostname:       c.Config.Hostname,
 		HostnamePath:   c.HostnamePath,
@@ -297,10 +294,15 @@ func (d *Daemon) cleanupRun(c *ctr.Container) {
 		return
 	}
 	d.stopHealthcheck(c)
+	// The runtime removes the cgroup it recorded; one it never recorded (a
+	// create killed before it saved its state) is removed by its path.
+	_, loadErr := d.rt.Load(c.ID)
 	if err := d.rt.Delete(c.ID, true); err != nil && !errdefs.IsNotFound(err) {
 		d.log.Warn("runtime delete", "id", c.ID, "err", err)
 	}
-	d.removeCgroup(c.ID)
+	if errdefs.IsNotFound(loadErr) {
+		d.removeCgroup(c.ID)
+	}
 	if err := snapshot.UnmountAll(c.Rootfs); err != nil {
 		d.log.Warn("unmount rootfs", "id", c.ID, "err", err)
 		return
