@@ -105,11 +105,14 @@ func (s *Store) Commit(ctx context.Context, key string, opts CommitOptions) (Ima
 	if err != nil {
 		return Image{}, err
 	}
-	m := ocispec.Manifest{
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    cfgDesc,
-		Layers:    append(slices.Clone(parent.Layers), layer),
-	}
+	return s.storeImage(ctx, name, cfgDesc, append(slices.Clone(parent.Layers), layer))
+}
+
+// storeImage writes the manifest of the image whose config is cfgDesc and
+// layers are layers, names it name (dangling when empty) and returns it:
+// the last steps of import and commit.
+func (s *Store) storeImage(ctx context.Context, name string, cfgDesc ocispec.Descriptor, layers []ocispec.Descriptor) (Image, error) {
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfgDesc, Layers: layers}
 	m.SchemaVersion = 2
 	target, err := s.writeJSON(ctx, ocispec.MediaTypeImageManifest, m)
 	if err != nil {

@@ -75,21 +75,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, ref string, changes Ima
 	if err != nil {
 		return Image{}, err
 	}
-	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfgDesc, Layers: []ocispec.Descriptor{layer}}
-	m.SchemaVersion = 2
-	target, err := s.writeJSON(ctx, ocispec.MediaTypeImageManifest, m)
-	if err != nil {
-		return Image{}, err
-	}
-	if name == "" {
-		name = danglingPrefix + target.Digest.String()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.setName(ctx, name, target); err != nil {
-		return Image{}, err
-	}
-	return s.Get(ctx, cfgDesc.Digest.String())
+	return s.storeImage(ctx, name, cfgDesc, []ocispec.Descriptor{layer})
 }
 
 // importLayer unpacks the tar r into the snapshot of its chain ID and
