@@ -91,4 +91,3 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 func (d *Daemon) NetworkPrune(ctx context.Context, f httputils.Filters) (network.PruneReport, error) {
 	return network.PruneReport{NetworksDeleted: []string{}}, nil
 }
-
