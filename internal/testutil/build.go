@@ -28,6 +28,9 @@ func BuildBerth(pkg string) (bin string, remove func(), err error) {
 	build := func(out, pkg, tags string) *exec.Cmd {
 		cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags", "-extldflags -static", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if cc, err := exec.LookPath("musl-gcc"); err == nil {
+			cmd.Env = append(cmd.Env, "CC="+cc) // as the Makefile does
+		}
 		return cmd
 	}
 	// Test binaries of several packages may build at once: the files in

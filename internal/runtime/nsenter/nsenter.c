@@ -57,7 +57,18 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#if __has_include(<linux/sched.h>)
 #include <linux/sched.h>
+#else
+/*
+ * musl's headers leave out the kernel's: clone3's argument as the kernel
+ * defines it (include/uapi/linux/sched.h, CLONE_ARGS_SIZE_VER2).
+ */
+struct clone_args {
+	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal;
+	unsigned long long stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#endif
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -331,6 +342,63 @@ static void reexec_runtime(int argc, char **argv, char **envp)
 	/* Still here: berth's own runtime mode does the work. */
 }
 
+/*
+ * reexec_args calls reexec_runtime with the process's arguments. glibc
+ * passes them to constructors; musl (which berth is linked with where
+ * musl-gcc is installed: its start-up costs a fraction of glibc's) passes
+ * nothing, so they are read from /proc/self/cmdline.
+ */
+extern char **environ;
+
+static void reexec_args(int argc, char **argv, char **envp)
+{
+#ifdef __GLIBC__
+	reexec_runtime(argc, argv, envp);
+#else
+	char *buf = NULL, *p, **args;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd, i, count = 0;
+
+	(void)argc;
+	(void)argv;
+	(void)envp;
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (;;) {
+		if (len == cap) {
+			char *b = realloc(buf, cap ? cap * 2 : 4096);
+			if (!b)
+				goto out;
+			buf = b;
+			cap = cap ? cap * 2 : 4096;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		len += n;
+	}
+	for (size_t j = 0; j < len; j++)
+		if (buf[j] == '\0')
+			count++;
+	args = calloc(count + 1, sizeof(char *));
+	if (!args)
+		goto out;
+	for (i = 0, p = buf; i < count; i++) {
+		args[i] = p;
+		p += strlen(p) + 1;
+	}
+	reexec_runtime(count, args, environ);
+	free(args);
+out:
+	free(buf);
+	close(fd);
+#endif
+}
+
 __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, char **envp)
 {
 	const char *fdenv;
@@ -343,7 +411,7 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 
 	fdenv = getenv("_BERTH_SYNCFD");
 	if (!fdenv || !*fdenv) {
-		reexec_runtime(argc, argv, envp);
+		reexec_args(argc, argv, envp);
 		return;
 	}
 	syncfd = atoi(fdenv);
