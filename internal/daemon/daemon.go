@@ -33,7 +33,7 @@ import (
 	"github.com/berth-project/berth/internal/api/router/container"
 	"github.com/berth-project/berth/internal/api/router/network"
 	"github.com/berth-project/berth/internal/api/router/system"
-	"github.com/berth-project/berth/internal/api/router/volume"
+	volumerouter "github.com/berth-project/berth/internal/api/router/volume"
 	"github.com/berth-project/berth/internal/api/server"
 	ctr "github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/daemon/config"
@@ -42,6 +42,7 @@ import (
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/version"
+	"github.com/berth-project/berth/internal/volume"
 )
 
 // Version is berth's version.
@@ -55,6 +56,8 @@ type Daemon struct {
 	rt      *runtime.Runtime
 	mon     *monitor.Client
 	store   *ctr.Store
+	vols    *volume.Store
+	mnts    *mountTable
 	events  *events.Bus
 	started time.Time
 	// initPath is the berth binary, bind-mounted for `run --init`.
@@ -102,6 +105,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
 	d.images = images
+	if err := d.initVolumes(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		d.Close()
@@ -156,7 +163,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}
 	}
 	d.server = server.New(server.Config{Version: Version, Log: d.log.With("component", "api")},
-		system.New(d), container.New(d), newImageRouter(d), network.New(d), volume.New(d))
+		system.New(d), container.New(d), newImageRouter(d), network.New(d), volumerouter.New(d))
 	errc := make(chan error, len(d.cfg.Hosts))
 	for _, h := range d.cfg.Hosts {
 		ln, err := server.Listen(h, tlsConfig)
