@@ -175,12 +175,27 @@ func tarSymlink(w io.Writer, p, name string) error {
 }
 
 // tarRenamed writes a tar of dir whose top entry is named top: "." or
-// "/", names archive.Tar's prefix option cannot give.
+// "/", names archive.Tar's prefix option cannot give. The tree is read
+// here, on the caller's (rooted) thread; only the renaming of the stream
+// runs on another goroutine, which touches no path.
 func tarRenamed(ctx context.Context, w io.Writer, dir, top string) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.Tar(ctx, pw, dir, archive.TarOptions{Prefix: "x"})) }()
-	defer pr.Close()
-	tr := tar.NewReader(pr)
+	done := make(chan error, 1)
+	go func() {
+		err := renameEntries(pr, w, top)
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	err := archive.Tar(ctx, pw, dir, archive.TarOptions{Prefix: "x"})
+	pw.CloseWithError(err)
+	if rerr := <-done; err == nil {
+		err = rerr
+	}
+	return err
+}
+
+func renameEntries(r io.Reader, w io.Writer, top string) error {
+	tr := tar.NewReader(r)
 	tw := tar.NewWriter(w)
 	for {
 		h, err := tr.Next()

@@ -139,8 +139,12 @@ func (d *Daemon) inContainerFS(ctx context.Context, c *ctr.Container, pid int, f
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 			return fmt.Errorf("make the mount namespace private: %w", err)
 		}
-		if err := snapshot.MountAll(snapMounts, tmp); err != nil {
-			return fmt.Errorf("mount the container's filesystem: %w", err)
+		// as start does: volatile if the kernel has it (a marker left by
+		// a volatile mount makes it refuse anything else)
+		if err := snapshot.MountAll(volatile(snapMounts), tmp); err != nil {
+			if err := snapshot.MountAll(snapMounts, tmp); err != nil {
+				return fmt.Errorf("mount the container's filesystem: %w", err)
+			}
 		}
 		for _, b := range binds {
 			if err := bindInto(tmp, b.src, b.dst, b.ro); err != nil {
