@@ -262,3 +262,26 @@ func TestSystemDfCountsVolumes(t *testing.T) {
 	assert.Assert(t, found, out)
 	assert.Assert(t, strings.Contains(ok(t, "system", "df"), "Local Volumes"))
 }
+
+// TestVolumesAcrossDaemonRestart: volumes, their users and a running
+// container's device-backed volume survive a daemon killed and restarted.
+func TestVolumesAcrossDaemonRestart(t *testing.T) {
+	d := ownDaemon(t)
+	okOn(t, d, "volume", "create", "--label", "k=v", "named")
+	okOn(t, d, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "tv")
+	okOn(t, d, "run", "-d", "--name", "user", "-v", "named:/n", "-v", "tv:/t", "-v", "/anon", "busybox", "sh", "-c", "echo kept > /t/f; echo kept > /n/f; sleep 60")
+	mp := okOn(t, d, "volume", "inspect", "-f", "{{.Mountpoint}}", "tv")
+	anon := okOn(t, d, "inspect", "-f", `{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}`, "user")
+	d.Kill()
+	restart(t, d)
+	assert.Equal(t, okOn(t, d, "volume", "inspect", "-f", "{{.Labels.k}}", "named"), "v")
+	assert.Equal(t, okOn(t, d, "exec", "user", "cat", "/t/f", "/n/f"), "kept\nkept")
+	r := dockerIn(t, d, nil, "volume", "rm", "tv")
+	assert.Assert(t, r.Code != 0 && strings.Contains(r.Stderr, "volume is in use"), r)
+	okOn(t, d, "rm", "-f", "-v", "user")
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	assert.NilError(t, err)
+	assert.Assert(t, !strings.Contains(string(mi), " "+mp+" "), "the tmpfs volume stayed mounted")
+	assert.Assert(t, dockerIn(t, d, nil, "volume", "inspect", anon).Code != 0, "rm -v kept the anonymous volume")
+	assert.Equal(t, okOn(t, d, "volume", "ls", "-q"), "named\ntv")
+}
