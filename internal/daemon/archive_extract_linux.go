@@ -49,6 +49,8 @@ func extractTar(ctx context.Context, r io.Reader, dst string, opts extractOption
 	}
 	var dirs []dirTimes
 	buf := make([]byte, 1<<20)
+	// parents known to be directories already: most entries share theirs
+	seen := map[string]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -71,8 +73,11 @@ func extractTar(ctx context.Context, r io.Reader, dst string, opts extractOption
 		if opts.Owner != nil {
 			hdr.Uid, hdr.Gid = opts.Owner[0], opts.Owner[1]
 		}
-		if err := os.MkdirAll(path.Dir(p), 0o755); err != nil {
-			return err
+		if parent := path.Dir(p); !seen[parent] {
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				return err
+			}
+			seen[parent] = true
 		}
 		if err := prepareTarget(p, hdr, opts.NoOverwriteDirNonDir); err != nil {
 			return err
@@ -85,17 +90,30 @@ func extractTar(ctx context.Context, r io.Reader, dst string, opts extractOption
 			}
 			dirs = append(dirs, dirTimes{p, hdr})
 		case tar.TypeReg, tar.TypeRegA:
+			// owner and mode are set through the descriptor: the file
+			// cannot be swapped for a symlink under them
 			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 			if err != nil {
 				return err
 			}
-			if _, err := io.CopyBuffer(f, tr, buf); err != nil {
-				f.Close()
+			_, err = io.CopyBuffer(f, tr, buf)
+			if err == nil {
+				err = f.Chown(hdr.Uid, hdr.Gid)
+			}
+			if err == nil {
+				err = unix.Fchmod(int(f.Fd()), mode)
+			}
+			if err == nil && len(hdr.PAXRecords) > 0 {
+				err = setXattrs(p, hdr)
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				return err
 			}
-			if err := f.Close(); err != nil {
-				return err
-			}
+			setEntryTimes(p, hdr)
+			continue
 		case tar.TypeSymlink:
 			if err := unix.Symlink(hdr.Linkname, p); err != nil {
 				return &os.PathError{Op: "symlink", Path: p, Err: err}
@@ -204,6 +222,12 @@ func setMetadata(p string, hdr *tar.Header, mode uint32) error {
 	} else if err := unix.Fchmodat(unix.AT_FDCWD, p, mode, 0); err != nil {
 		return &os.PathError{Op: "chmod", Path: p, Err: err}
 	}
+	return setXattrs(p, hdr)
+}
+
+// setXattrs sets the extended attributes the archive gives (PAX
+// SCHILY.xattr records), skipping what the file system refuses.
+func setXattrs(p string, hdr *tar.Header) error {
 	for k, v := range hdr.PAXRecords {
 		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
 			if err := unix.Lsetxattr(p, name, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
