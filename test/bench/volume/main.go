@@ -18,7 +18,8 @@
 // the same busybox command run directly on the host in a directory on the
 // same file system: the overhead of a volume is the ratio to the host.
 // Iterations are interleaved (berth, docker, docker, berth, ...) after
-// one untimed warm-up round; medians are printed.
+// one untimed warm-up round, each after a sync(2) so that none pays for
+// the writeback of the one before; medians are printed.
 //
 // Run as root from the repository root (make bench). Docker runs as a
 // private dockerd (testutil.StartDockerd) stopped by PID; every container,
@@ -227,6 +228,7 @@ func run(ctx context.Context, n int, berthBin, mkrootfs string, mb int) (err err
 					continue
 				}
 				progress("%s %s (%s)", e.name, r.name, round(i, n))
+				settle()
 				d, err := r.run(e, i+1)
 				if err != nil {
 					e.err = err
@@ -237,6 +239,7 @@ func run(ctx context.Context, n int, berthBin, mkrootfs string, mb int) (err err
 				}
 			}
 			if r.host != nil {
+				settle()
 				d, err := r.host(i + 1)
 				if err != nil {
 					return err
@@ -258,6 +261,13 @@ func run(ctx context.Context, n int, berthBin, mkrootfs string, mb int) (err err
 	}
 	print(engines, hostRes, size, files, n)
 	return nil
+}
+
+// settle writes back what earlier rows left dirty in the page cache, so
+// that no row pays for the one before it.
+func settle() {
+	syscall.Sync()
+	time.Sleep(200 * time.Millisecond)
 }
 
 func round(i, n int) string {
