@@ -8,7 +8,9 @@
 // # Files
 //
 //	<data-root>/image/            image store (package image)
-//	<data-root>/containers/<id>/  container config, logs, hosts files (package container)
+//	<data-root>/containers/<id>/  container config, logs, hosts files (package container),
+//	                              mounts.json: its resolved mount points (volume_mounts.go)
+//	<data-root>/volumes/          volumes of the local driver (package volume)
 //	<exec-root>/berth.pid         pid file (--pidfile)
 //	<exec-root>/runtime/          runtime state (package runtime)
 //	<exec-root>/monitor/          the monitor's socket and exit records (package monitor)
