@@ -298,7 +298,7 @@ func (d *Daemon) undoMounts(c *ctr.Container) {
 	delete(d.mnts.byID, c.ID)
 	d.mnts.mu.Unlock()
 	for _, name := range created {
-		if err := d.vols.Remove(name, false, d.volumeUsersOf); err != nil && !errdefs.IsNotFound(err) {
+		if err := d.vols.Remove(name, d.volumeUsersOf); err != nil && !errdefs.IsNotFound(err) {
 			d.log.Warn("remove volume of a failed create", "volume", name, "err", err)
 		}
 	}
@@ -371,7 +371,7 @@ func (d *Daemon) dropMounts(c *ctr.Container, removeVolumes bool) {
 		if mp.Type != mount.TypeVolume || !mp.Anonymous {
 			continue
 		}
-		if err := d.vols.Remove(mp.Name, false, d.volumeUsersOf); err != nil && !errdefs.IsNotFound(err) {
+		if err := d.vols.Remove(mp.Name, d.volumeUsersOf); err != nil && !errdefs.IsNotFound(err) {
 			d.log.Warn("remove anonymous volume", "id", c.ID, "volume", mp.Name, "err", err)
 		}
 	}

@@ -101,10 +101,14 @@ func checkDriver(name string) error {
 
 // VolumeCreate makes a volume, or returns the one of that name.
 func (d *Daemon) VolumeCreate(ctx context.Context, req *volume.CreateRequest) (volume.Volume, error) {
-	if err := checkDriver(req.Driver); err != nil {
-		return volume.Volume{}, err
+	name := req.Name
+	if name == "" {
+		name = vol.NewName()
 	}
-	r, created, err := d.vols.Create(req.Name, req.Labels, req.DriverOpts)
+	if err := checkDriver(req.Driver); err != nil {
+		return volume.Volume{}, fmt.Errorf("create %s: %w", name, err)
+	}
+	r, created, err := d.vols.Create(name, req.Labels, req.DriverOpts)
 	if err != nil {
 		return volume.Volume{}, err
 	}
@@ -114,10 +118,10 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req *volume.CreateRequest) (v
 	return d.volumeInfo(r), nil
 }
 
-// VolumeRemove removes a volume that no container uses. force removes a
-// volume that only stopped containers refer to, and ignores a missing one.
+// VolumeRemove removes a volume that no container uses; force ignores a
+// missing one (a volume in use is refused all the same, as Docker does).
 func (d *Daemon) VolumeRemove(ctx context.Context, name string, force bool) error {
-	err := d.vols.Remove(name, force, d.volumeUsersOf)
+	err := d.vols.Remove(name, d.volumeUsersOf)
 	if err != nil {
 		if force && errdefs.IsNotFound(err) {
 			return nil
@@ -147,7 +151,7 @@ func (d *Daemon) VolumePrune(ctx context.Context, f httputils.Filters) (volume.P
 			continue
 		}
 		size := d.vols.Size(r.Name)
-		if err := d.vols.Remove(r.Name, false, d.volumeUsersOf); err != nil {
+		if err := d.vols.Remove(r.Name, d.volumeUsersOf); err != nil {
 			continue // in use, or gone meanwhile
 		}
 		d.events.Publish(events.VolumeEventType, events.ActionDestroy, r.Name, map[string]string{"driver": vol.DriverName})

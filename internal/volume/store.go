@@ -183,13 +183,13 @@ func (s *Store) Create(name string, labels, opts map[string]string) (r Record, c
 		return clone(v), false, nil
 	}
 	if err := validateOptions(opts); err != nil {
-		return Record{}, false, err
+		return Record{}, false, fmt.Errorf("create %s: %w", name, err)
 	}
-	if labels == nil {
-		labels = map[string]string{}
+	if len(labels) == 0 {
+		labels = nil // null in the API, as Docker's
 	}
-	if opts == nil {
-		opts = map[string]string{}
+	if len(opts) == 0 {
+		opts = nil
 	}
 	v := &Record{Name: name, Labels: maps.Clone(labels), Options: maps.Clone(opts), CreatedAt: time.Now().UTC().Truncate(time.Second)}
 	dir := filepath.Join(s.root, name)
@@ -250,10 +250,9 @@ func (s *Store) List() []Record {
 }
 
 // Remove deletes volume name and its content. inUse, called under the
-// store's lock, names the containers that use it: a volume in use is
-// refused with Docker's conflict error, unless force is set (then only
-// mounted volumes are refused).
-func (s *Store) Remove(name string, force bool, inUse func(name string) []string) error {
+// store's lock, names the containers that use it: a volume in use (or
+// still mounted) is refused with Docker's conflict error.
+func (s *Store) Remove(name string, inUse func(name string) []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.vols[name]
@@ -261,7 +260,7 @@ func (s *Store) Remove(name string, force bool, inUse func(name string) []string
 		return noSuchVolume(name)
 	}
 	users := inUse(name)
-	if len(v.Users) > 0 || len(users) > 0 && !force {
+	if len(v.Users) > 0 || len(users) > 0 {
 		if len(users) == 0 {
 			users = v.Users
 		}

@@ -37,10 +37,10 @@ func TestCreateGetListRemove(t *testing.T) {
 	assert.NilError(t, os.WriteFile(filepath.Join(s.Path("data"), "f"), []byte("12345"), 0o644))
 	assert.Equal(t, s.Size("data"), int64(5))
 
-	err = s.Remove("data", false, func(string) []string { return []string{"c1"} })
+	err = s.Remove("data", func(string) []string { return []string{"c1"} })
 	assert.Check(t, errdefs.IsConflict(err))
 	assert.Error(t, err, "remove data: volume is in use - [c1]")
-	assert.NilError(t, s.Remove("data", false, noUsers))
+	assert.NilError(t, s.Remove("data", noUsers))
 	_, err = os.Stat(filepath.Join(s.Root(), "data"))
 	assert.Check(t, os.IsNotExist(err))
 	_, err = s.Get("data")
@@ -59,7 +59,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 		{"a/b", nil, `create a/b: "a/b" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`},
 		{"x", nil, `create x: "x" includes invalid characters`},
 		{"-x", nil, `create -x: "-x" includes invalid characters`},
-		{"ok", map[string]string{"bogus": "1"}, `invalid option: "bogus"`},
+		{"ok", map[string]string{"bogus": "1"}, `create ok: invalid option: "bogus"`},
 		{"ok", map[string]string{"type": "tmpfs"}, `missing required option: "device"`},
 		{"ok", map[string]string{"device": "tmpfs"}, `missing required option: "type"`},
 		{"ok", map[string]string{"o": "size=1m", "type": "tmpfs"}, `missing required option: "device"`},
@@ -93,7 +93,7 @@ func TestDeviceVolumeRefcount(t *testing.T) {
 	assert.Equal(t, fi.Mode().Perm(), os.FileMode(0o750))
 	_, err = s.Mount("tv", "c2")
 	assert.NilError(t, err)
-	assert.Check(t, errdefs.IsConflict(s.Remove("tv", true, noUsers)), "a mounted volume was removed")
+	assert.Check(t, errdefs.IsConflict(s.Remove("tv", noUsers)), "a mounted volume was removed")
 
 	s2, err := Open(root) // a daemon restart
 	assert.NilError(t, err)
@@ -105,7 +105,7 @@ func TestDeviceVolumeRefcount(t *testing.T) {
 	assert.NilError(t, s2.Unmount("tv", "c2"))
 	assert.Check(t, !mounted(p))
 	assert.NilError(t, s2.Unmount("tv", "c2")) // twice: a no-op
-	assert.NilError(t, s2.Remove("tv", false, noUsers))
+	assert.NilError(t, s2.Remove("tv", noUsers))
 }
 
 func TestBindVolume(t *testing.T) {
@@ -125,7 +125,7 @@ func TestBindVolume(t *testing.T) {
 	err = os.WriteFile(filepath.Join(p, "g"), nil, 0o644)
 	assert.Check(t, is.ErrorContains(err, "read-only file system"))
 	assert.NilError(t, s.Unmount("bv", "c1"))
-	assert.NilError(t, s.Remove("bv", false, noUsers))
+	assert.NilError(t, s.Remove("bv", noUsers))
 	_, err = os.Stat(filepath.Join(dir, "f"))
 	assert.NilError(t, err, "removing a bind-backed volume removed its device's files")
 }

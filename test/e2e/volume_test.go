@@ -67,7 +67,7 @@ func TestVolumeInUseAndForce(t *testing.T) {
 	rmVolumesOnCleanup(t, v)
 	ok(t, "run", "-d", "--name", c, "-v", v+":/data", "busybox", "sleep", "60")
 	fails(t, 1, "volume is in use - [", "volume", "rm", v)
-	fails(t, 1, "volume is in use", "volume", "rm", "-f", v)
+	fails(t, 1, "volume is in use", "volume", "rm", "-f", v) // as Docker: force does not help
 	ok(t, "rm", "-f", c)
 	ok(t, "volume", "rm", v)
 }
