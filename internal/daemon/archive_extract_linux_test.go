@@ -77,7 +77,9 @@ func TestExtractTarConfined(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mkTar(t, tc.ents...)
-			err := inRoot(root, func() error { return extractTar(context.Background(), r, tc.dst, extractOptions{NoOverwriteDirNonDir: true}) })
+			err := inRoot(root, func() error {
+				return extractTar(context.Background(), r, tc.dst, extractOptions{NoOverwriteDirNonDir: true})
+			})
 			if tc.err != "" {
 				assert.Check(t, is.ErrorContains(err, tc.err))
 				assert.Check(t, errdefs.IsInvalidArgument(err))
