@@ -20,6 +20,10 @@ import (
 	"github.com/berth-project/berth/internal/snapshot"
 )
 
+// cpUserPrefix names the volume users that a cp into a stopped container
+// registers while it has the container's volumes mounted.
+const cpUserPrefix = "cp-"
+
 // onRootedThread runs fn on a fresh OS thread that setup has given its
 // own root directory (and perhaps mount namespace), and waits for it.
 //
@@ -105,7 +109,7 @@ func (d *Daemon) inContainerFS(ctx context.Context, c *ctr.Container, pid int, f
 		ro       bool
 	}
 	var binds []bind
-	user := "cp-" + c.ID
+	user := cpUserPrefix + c.ID
 	for _, mp := range d.mountsOf(c) {
 		switch mp.Type {
 		case mount.TypeVolume:
@@ -125,7 +129,12 @@ func (d *Daemon) inContainerFS(ctx context.Context, c *ctr.Container, pid int, f
 		}
 	}
 	slices.SortStableFunc(binds, func(a, b bind) int { return len(a.dst) - len(b.dst) })
-	tmp, err := os.MkdirTemp(filepath.Join(d.cfg.ExecRoot, "containers"), "cp-")
+	// the mount point only ever holds mounts of the thread's own mount
+	// namespace: on the host it stays an empty directory
+	if err := os.MkdirAll(filepath.Join(d.cfg.ExecRoot, "cp"), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(d.cfg.ExecRoot, "cp"), "root-")
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,8 @@ func (d *Daemon) initVolumes() error {
 		return fmt.Errorf("open volume store: %w", err)
 	}
 	d.vols = s
+	// a cp into a stopped container that the daemon did not finish
+	s.ReleaseUsersWithPrefix(cpUserPrefix)
 	d.mnts = &mountTable{byID: map[string][]mountPoint{}, created: map[string][]string{}}
 	return nil
 }

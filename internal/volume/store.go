@@ -330,6 +330,18 @@ func (s *Store) Unmount(name, user string) error {
 	return s.save(v)
 }
 
+// ReleaseUsersWithPrefix releases every user whose ID starts with prefix:
+// the short-lived users a daemon that died left behind.
+func (s *Store) ReleaseUsersWithPrefix(prefix string) {
+	for _, r := range s.List() {
+		for _, u := range r.Users {
+			if strings.HasPrefix(u, prefix) {
+				s.Unmount(r.Name, u)
+			}
+		}
+	}
+}
+
 // Size is the size of volume name's content in bytes (each file once,
 // whatever its links), as Docker counts it; -1 when it cannot be read.
 func (s *Store) Size(name string) int64 {

@@ -113,7 +113,7 @@ func TestCpStoppedAndVolumes(t *testing.T) {
 	// nothing stays mounted on the host
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	assert.NilError(t, err)
-	assert.Assert(t, !strings.Contains(string(mi), "/cp-"), "a cp mount is left on the host")
+	assert.Assert(t, !strings.Contains(string(mi), "/cp/root-"), "a cp mount is left on the host")
 	// the container still starts after copies (its overlay was released)
 	ok(t, "cp", filepath.Join(src, "in"), c+":/in2")
 	ok(t, "start", "-a", c)
