@@ -39,8 +39,11 @@ func readFile(t *testing.T, p string) string {
 
 func TestCpBothWays(t *testing.T) {
 	c := uniq(t, "cp")
+	v := uniq(t, "cpvol")
 	rmOnCleanup(t, c)
-	ok(t, "run", "-d", "--name", c, "busybox", "sleep", "60")
+	rmVolumesOnCleanup(t, v)
+	bind := t.TempDir()
+	ok(t, "run", "-d", "--name", c, "-v", bind+":/bind", "-v", v+":/vol", "--tmpfs", "/scratch", "busybox", "sleep", "60")
 	src := t.TempDir()
 	writeFiles(t, src, map[string]string{"f.txt": "file\n", "d/a": "a\n", "d/sub/b": "b\n"})
 	assert.NilError(t, os.Symlink("a", filepath.Join(src, "d", "link")))
@@ -56,6 +59,15 @@ func TestCpBothWays(t *testing.T) {
 	ok(t, "cp", filepath.Join(src, "d")+"/.", c+":/tmp/contents")
 	out := ok(t, "exec", c, "sh", "-c", "cat /tmp/f.txt /tmp/renamed /tmp/newdir/a /tmp/newdir/sub/b /tmp/exists/d/a /tmp/contents/sub/b; readlink /tmp/newdir/link; stat -c %a /tmp/f.txt")
 	assert.Equal(t, out, "file\nfile\na\nb\na\nb\na\n640")
+	// through the running container's bind mount, volume and tmpfs
+	ok(t, "cp", filepath.Join(src, "f.txt"), c+":/bind/")
+	ok(t, "cp", filepath.Join(src, "d"), c+":/vol/")
+	ok(t, "cp", filepath.Join(src, "f.txt"), c+":/scratch/")
+	assert.Equal(t, readFile(t, filepath.Join(bind, "f.txt")), "file\n")
+	assert.Equal(t, ok(t, "exec", c, "cat", "/vol/d/sub/b", "/scratch/f.txt"), "b\nfile")
+	dst0 := t.TempDir()
+	ok(t, "cp", c+":/scratch/f.txt", filepath.Join(dst0, "from-tmpfs"))
+	assert.Equal(t, readFile(t, filepath.Join(dst0, "from-tmpfs")), "file\n")
 	// cp into a file's path as a directory, a missing parent
 	fails(t, 1, "not a directory", "cp", filepath.Join(src, "f.txt"), c+":/tmp/f.txt/x")
 	fails(t, 1, "Could not find the file /nonexistent", "cp", c+":/nonexistent", src)
