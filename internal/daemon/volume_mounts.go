@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/containerd/errdefs"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -334,6 +336,10 @@ func (d *Daemon) setupMounts(c *ctr.Container) ([]specs.Mount, error) {
 				}
 			}
 			sm.Source = p
+			d.events.Publish(events.VolumeEventType, events.ActionMount, mp.Name, map[string]string{
+				"driver": vol.DriverName, "container": c.ID, "destination": mp.Destination,
+				"read/write": strconv.FormatBool(mp.RW), "propagation": string(mp.Propagation),
+			})
 		case mount.TypeBind:
 			// -v creates a missing host directory, at each start as Docker
 			if _, err := os.Stat(sm.Source); errors.Is(err, os.ErrNotExist) {
@@ -351,9 +357,14 @@ func (d *Daemon) setupMounts(c *ctr.Container) ([]specs.Mount, error) {
 func (d *Daemon) releaseMounts(c *ctr.Container) {
 	for _, mp := range d.mountsOf(c) {
 		if mp.Type == mount.TypeVolume {
+			if r, err := d.vols.Get(mp.Name); err != nil || !slices.Contains(r.Users, c.ID) {
+				continue
+			}
 			if err := d.vols.Unmount(mp.Name, c.ID); err != nil {
 				d.log.Warn("release volume", "id", c.ID, "volume", mp.Name, "err", err)
+				continue
 			}
+			d.events.Publish(events.VolumeEventType, events.ActionUnmount, mp.Name, map[string]string{"driver": vol.DriverName, "container": c.ID})
 		}
 	}
 }

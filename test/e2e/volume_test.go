@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -28,6 +30,7 @@ func rmVolumesOnCleanup(t *testing.T, names ...string) {
 }
 
 func TestNamedVolumeOutlivesContainers(t *testing.T) {
+	since := fmt.Sprint(time.Now().Unix())
 	v := uniq(t, "data")
 	a, b := uniq(t, "va"), uniq(t, "vb")
 	rmOnCleanup(t, a, b)
@@ -58,6 +61,8 @@ func TestNamedVolumeOutlivesContainers(t *testing.T) {
 	assert.Equal(t, ok(t, "volume", "ls", "-q", "--filter", "name="+v, "--filter", "dangling=true"), v)
 	assert.Equal(t, ok(t, "volume", "rm", v), v)
 	fails(t, 1, "no such volume", "volume", "inspect", v)
+	evs := ok(t, "events", "--since", since, "--until", fmt.Sprint(time.Now().Unix()+1), "--filter", "volume="+v, "--format", "{{.Action}}")
+	assert.Equal(t, strings.Join(strings.Fields(evs), " "), "create mount unmount mount unmount mount unmount destroy")
 }
 
 func TestVolumeInUseAndForce(t *testing.T) {
