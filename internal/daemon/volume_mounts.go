@@ -268,7 +268,15 @@ func (d *Daemon) volumesFrom(from []string, byDest map[string]mountPoint) error 
 	return nil
 }
 
+// saveMounts records c's mount points; a container without any has no
+// file (the common case costs no write).
 func (d *Daemon) saveMounts(c *ctr.Container, mps []mountPoint) error {
+	if len(mps) == 0 {
+		d.mnts.mu.Lock()
+		d.mnts.byID[c.ID] = nil
+		d.mnts.mu.Unlock()
+		return nil
+	}
 	b, err := json.Marshal(mps)
 	if err != nil {
 		return err
