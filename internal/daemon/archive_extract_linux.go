@@ -66,8 +66,10 @@ func extractTar(ctx context.Context, r io.Reader, dst string, opts extractOption
 		if err != nil {
 			return err
 		}
-		if rel == "" && hdr.Typeflag != tar.TypeDir {
-			continue // only a directory can be the destination itself
+		if rel == "" {
+			// the destination itself ("./" of dir/.): it exists and keeps
+			// its owner and mode, as Docker leaves it
+			continue
 		}
 		p := path.Join(dst, rel)
 		if opts.Owner != nil {
