@@ -129,17 +129,36 @@ func (d *Daemon) inContainerFS(ctx context.Context, c *ctr.Container, pid int, f
 		}
 	}
 	slices.SortStableFunc(binds, func(a, b bind) int { return len(a.dst) - len(b.dst) })
-	// the mount point only ever holds mounts of the thread's own mount
-	// namespace: on the host it stays an empty directory
-	if err := os.MkdirAll(filepath.Join(d.cfg.ExecRoot, "cp"), 0o700); err != nil {
+	// The overlay is mounted here, in the daemon's mount namespace, and
+	// made private: snapshot.MountAll may mount from another thread (for
+	// long lowerdir lists), which would not be in a namespace of this
+	// one's. The thread then gets its own copy with the volumes on it.
+	// Left over after a crash, it is unmounted at the next start
+	// (cleanCpRoots).
+	if err := os.MkdirAll(d.cpRoots(), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(d.cfg.ExecRoot, "cp"), "root-")
+	tmp, err := os.MkdirTemp(d.cpRoots(), "root-")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
-	var oldRoot int = -1
+	// as start does: volatile if the kernel has it (a marker left by a
+	// volatile mount makes it refuse anything else)
+	if err := snapshot.MountAll(volatile(snapMounts), tmp); err != nil {
+		if err := snapshot.MountAll(snapMounts, tmp); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("mount the container's filesystem: %w", err)
+		}
+	}
+	defer func() {
+		if err := snapshot.UnmountAll(tmp); err == nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err := unix.Mount("", tmp, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make the container's filesystem private: %w", err)
+	}
+	oldRoot := -1
 	err = onRootedThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 			return fmt.Errorf("new mount namespace: %w", err)
@@ -147,13 +166,6 @@ func (d *Daemon) inContainerFS(ctx context.Context, c *ctr.Container, pid int, f
 		// nothing mounted here reaches the host
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 			return fmt.Errorf("make the mount namespace private: %w", err)
-		}
-		// as start does: volatile if the kernel has it (a marker left by
-		// a volatile mount makes it refuse anything else)
-		if err := snapshot.MountAll(volatile(snapMounts), tmp); err != nil {
-			if err := snapshot.MountAll(snapMounts, tmp); err != nil {
-				return fmt.Errorf("mount the container's filesystem: %w", err)
-			}
 		}
 		for _, b := range binds {
 			if err := bindInto(tmp, b.src, b.dst, b.ro); err != nil {
@@ -170,21 +182,42 @@ func (d *Daemon) inContainerFS(ctx context.Context, c *ctr.Container, pid int, f
 		return unix.Chdir("/")
 	}, func() error {
 		ferr := fn()
-		// Leave the root and detach the tree before the thread ends, so
-		// that the overlay is unmounted now: a start right after the copy
-		// could not mount it while this mount namespace still held it.
+		// Leave the root and detach this namespace's copy of the tree
+		// before the thread ends, so that the overlay's superblock goes
+		// with the daemon's unmount: a start right after the copy could
+		// not mount it while a dying namespace still held it.
 		if unix.Fchdir(oldRoot) == nil && unix.Chroot(".") == nil {
 			unix.Unmount(tmp, unix.MNT_DETACH)
 		}
 		unix.Close(oldRoot)
+		oldRoot = -1
 		return ferr
 	})
-	if err != nil && oldRoot >= 0 {
-		// setup failed after opening oldRoot: the thread is gone with its
-		// namespace, and its mounts
+	if oldRoot >= 0 {
+		// setup failed after opening it; the thread is gone with its
+		// namespace and the mounts in it
 		unix.Close(oldRoot)
 	}
 	return err
+}
+
+func (d *Daemon) cpRoots() string { return filepath.Join(d.cfg.ExecRoot, "cp") }
+
+// cleanCpRoots unmounts and removes what copies into stopped containers
+// left when the daemon died under them.
+func (d *Daemon) cleanCpRoots() {
+	ents, err := os.ReadDir(d.cpRoots())
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := filepath.Join(d.cpRoots(), e.Name())
+		if err := snapshot.UnmountAll(p); err != nil {
+			d.log.Warn("unmount a cp root left behind", "path", p, "err", err)
+			continue
+		}
+		os.Remove(p)
+	}
 }
 
 // bindInto bind-mounts src at dst inside root, creating the mount point

@@ -65,6 +65,7 @@ func (d *Daemon) initVolumes() error {
 	d.vols = s
 	// a cp into a stopped container that the daemon did not finish
 	s.ReleaseUsersWithPrefix(cpUserPrefix)
+	d.cleanCpRoots()
 	d.mnts = &mountTable{byID: map[string][]mountPoint{}, created: map[string][]string{}}
 	return nil
 }

@@ -359,7 +359,7 @@ func (s *Store) Size(name string) int64 {
 			return nil
 		}
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-			key := [2]uint64{st.Dev, st.Ino}
+			key := [2]uint64{uint64(st.Dev), uint64(st.Ino)} // int32 and uint64 on some systems
 			if seen[key] {
 				return nil
 			}
