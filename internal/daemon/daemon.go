@@ -35,7 +35,7 @@ import (
 	"github.com/berth-project/berth/internal/api/router/container"
 	"github.com/berth-project/berth/internal/api/router/network"
 	"github.com/berth-project/berth/internal/api/router/system"
-	volumerouter "github.com/berth-project/berth/internal/api/router/volume"
+	"github.com/berth-project/berth/internal/api/router/volume"
 	"github.com/berth-project/berth/internal/api/server"
 	ctr "github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/daemon/config"
@@ -44,7 +44,7 @@ import (
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/version"
-	"github.com/berth-project/berth/internal/volume"
+	vol "github.com/berth-project/berth/internal/volume"
 )
 
 // Version is berth's version.
@@ -58,7 +58,7 @@ type Daemon struct {
 	rt      *runtime.Runtime
 	mon     *monitor.Client
 	store   *ctr.Store
-	vols    *volume.Store
+	vols    *vol.Store
 	mnts    *mountTable
 	events  *events.Bus
 	started time.Time
@@ -165,7 +165,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}
 	}
 	d.server = server.New(server.Config{Version: Version, Log: d.log.With("component", "api")},
-		system.New(d), container.New(d), newImageRouter(d), network.New(d), volumerouter.New(d))
+		system.New(d), container.New(d), newImageRouter(d), network.New(d), volume.New(d))
 	errc := make(chan error, len(d.cfg.Hosts))
 	for _, h := range d.cfg.Hosts {
 		ln, err := server.Listen(h, tlsConfig)
