@@ -43,7 +43,8 @@ func (r *Router) archiveRoutes() []server.Route {
 func archivePath(req *http.Request) (string, error) {
 	p := req.FormValue("path")
 	if p == "" {
-		return "", errdefs.ErrInvalidArgument.WithMessage("path is empty")
+		// Docker 20.10's text, missing space included
+		return "", errdefs.ErrInvalidArgument.WithMessage("bad parameter: pathcannot be empty")
 	}
 	return p, nil
 }
