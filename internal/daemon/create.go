@@ -71,6 +71,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	}
 	defer func() {
 		if retErr != nil {
+			d.undoMounts(c)
 			d.images.Snapshotter().Remove(context.WithoutCancel(ctx), id)
 			os.RemoveAll(c.Dir)
 			d.store.Delete(c)
@@ -82,6 +83,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if _, err := d.images.Mounts(ctx, c.Image, id); err != nil {
 		return resp, fmt.Errorf("prepare the container's filesystem: %w", err)
 	}
+	if err := d.createMounts(c); err != nil {
+		return resp, err
+	}
 	if err := writeHostFiles(c); err != nil {
 		return resp, err
 	}
@@ -91,6 +95,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if err != nil {
 		return resp, err
 	}
+	d.createDone(c)
 	d.publish(c, events.ActionCreate, nil)
 	resp.ID = id
 	resp.Warnings = []string{}
@@ -152,8 +157,10 @@ func mergeImageConfig(cfg *containertypes.Config, img *ocispec.ImageConfig) {
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}
-	if len(img.Volumes) > 0 && cfg.Volumes == nil {
-		cfg.Volumes = map[string]struct{}{}
+	if len(img.Volumes) > 0 {
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
 		for v := range img.Volumes {
 			cfg.Volumes[v] = struct{}{}
 		}

@@ -8,7 +8,9 @@
 // # Files
 //
 //	<data-root>/image/            image store (package image)
-//	<data-root>/containers/<id>/  container config, logs, hosts files (package container)
+//	<data-root>/containers/<id>/  container config, logs, hosts files (package container),
+//	                              mounts.json: its resolved mount points (volume_mounts.go)
+//	<data-root>/volumes/          volumes of the local driver (package volume)
 //	<exec-root>/berth.pid         pid file (--pidfile)
 //	<exec-root>/runtime/          runtime state (package runtime)
 //	<exec-root>/monitor/          the monitor's socket and exit records (package monitor)
@@ -42,6 +44,7 @@ import (
 	"github.com/berth-project/berth/internal/monitor"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/version"
+	vol "github.com/berth-project/berth/internal/volume"
 )
 
 // Version is berth's version.
@@ -55,6 +58,8 @@ type Daemon struct {
 	rt      *runtime.Runtime
 	mon     *monitor.Client
 	store   *ctr.Store
+	vols    *vol.Store
+	mnts    *mountTable
 	events  *events.Bus
 	started time.Time
 	// initPath is the berth binary, bind-mounted for `run --init`.
@@ -102,6 +107,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
 	d.images = images
+	if err := d.initVolumes(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		d.Close()

@@ -55,7 +55,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string, size bool) (*
 		Platform:       "linux",
 		ExecIDs:        d.execIDs(c.ID),
 		HostConfig:     c.HostConfig,
-		Mounts:         []containertypes.MountPoint{},
+		Mounts:         d.inspectMounts(c),
 		Config:         c.Config,
 		NetworkSettings: &containertypes.NetworkSettings{
 			SandboxKey: "",

@@ -291,6 +291,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		c.Save()
 		return fmt.Errorf("remove the container's filesystem: %w", err)
 	}
+	d.dropMounts(c, volumes)
 	os.RemoveAll(d.bundleDir(c.ID))
 	os.RemoveAll(c.Dir)
 	d.mon.Forget(c.ID)

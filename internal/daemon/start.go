@@ -95,6 +95,10 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 			return fmt.Errorf("mount the container's filesystem: %w", err)
 		}
 	}
+	userMounts, err := d.setupMounts(c)
+	if err != nil {
+		return err
+	}
 	// The image's defaults were merged into c.Config at create: the spec
 	// needs nothing more from the image store.
 	spec, err := oci.Spec(oci.Input{
@@ -109,6 +113,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		NamespacePath:  d.namespacePath,
 		CgroupParent:   d.cfg.CgroupParent,
 		InitPath:       d.initPath,
+		Mounts:         userMounts,
 	})
 	if err != nil {
 		return err
@@ -303,6 +308,7 @@ func (d *Daemon) cleanupRun(c *ctr.Container) {
 	if errdefs.IsNotFound(loadErr) {
 		d.removeCgroup(c.ID)
 	}
+	d.releaseMounts(c)
 	if err := snapshot.UnmountAll(c.Rootfs); err != nil {
 		d.log.Warn("unmount rootfs", "id", c.ID, "err", err)
 		return

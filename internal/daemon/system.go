@@ -13,6 +13,7 @@ import (
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/api/httputils"
@@ -154,7 +155,7 @@ type legacyDiskUsage struct {
 	LayersSize int64
 	Images     []imageSummary
 	Containers []containertypes.Summary
-	Volumes    []any
+	Volumes    []*volume.Volume
 	BuildCache []any
 }
 
@@ -168,5 +169,5 @@ func (d *Daemon) SystemDiskUsage(ctx context.Context, version string) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return legacyDiskUsage{LayersSize: layers, Images: imgs, Containers: cs, Volumes: []any{}, BuildCache: []any{}}, nil
+	return legacyDiskUsage{LayersSize: layers, Images: imgs, Containers: cs, Volumes: d.volumeDiskUsage(), BuildCache: []any{}}, nil
 }

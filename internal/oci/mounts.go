@@ -229,6 +229,11 @@ func validateMountSpec(m mount.Mount) error {
 		if m.TmpfsOptions != nil {
 			return extra("TmpfsOptions")
 		}
+		if o := m.BindOptions; o != nil && o.ReadOnlyForceRecursive {
+			// would need mount_setattr(2) in the runtime: refused rather
+			// than silently leaving submounts writable
+			return bad(errors.New("recursive read-only bind mounts (bind-recursive=readonly) are not supported by berth"))
+		}
 		if !path.IsAbs(m.Source) {
 			return bad(fmt.Errorf("invalid mount path: '%s' mount path must be absolute", m.Source))
 		}

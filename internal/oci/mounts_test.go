@@ -31,6 +31,7 @@ func TestMountsErrors(t *testing.T) {
 		{"mount no target", container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: "v"}}}, `invalid mount config for type "volume": field Target must not be empty`},
 		{"tmpfs with source", container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeTmpfs, Source: "x", Target: "/t"}}}, `invalid mount config for type "tmpfs": field Source must not be specified`},
 		{"tmpfs bad option", container.HostConfig{Tmpfs: map[string]string{"/t": "bogus"}}, `invalid tmpfs option ["bogus"]`},
+		{"recursive read-only", container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/", Target: "/b", ReadOnly: true, BindOptions: &mount.BindOptions{ReadOnlyForceRecursive: true}}}}, `invalid mount config for type "bind": recursive read-only bind mounts (bind-recursive=readonly) are not supported by berth`},
 		{"unknown type", container.HostConfig{Mounts: []mount.Mount{{Type: "npipe", Target: "/t"}}}, `invalid mount config for type "npipe": mount type unknown`},
 	}
 	for _, tc := range tests {

@@ -74,6 +74,8 @@ type Backend interface {
 	ContainerLogsCheck(ctx context.Context, ref string) (tty bool, err error)
 	ContainerPrune(ctx context.Context, f httputils.Filters) (containertypes.PruneReport, error)
 
+	ArchiveBackend
+
 	ExecCreate(ctx context.Context, ref string, req *containertypes.ExecCreateRequest) (string, error)
 	ExecStart(ctx context.Context, id string, cfg *ExecStartConfig) error
 	ExecInfo(ctx context.Context, id string) (tty bool, err error)

@@ -27,7 +27,7 @@ func New(b Backend) *Router { return &Router{b: b} }
 
 // Routes lists the routes.
 func (r *Router) Routes() []server.Route {
-	return []server.Route{
+	return append(r.archiveRoutes(), []server.Route{
 		{Method: "GET", Path: "/containers/json", Handler: r.list},
 		{Method: "GET", Path: "/containers/{name:.*}/json", Handler: r.inspect},
 		{Method: "GET", Path: "/containers/{name:.*}/top", Handler: r.top},
@@ -53,7 +53,7 @@ func (r *Router) Routes() []server.Route {
 		{Method: "POST", Path: "/exec/{id:.*}/start", Handler: r.execStart},
 		{Method: "POST", Path: "/exec/{id:.*}/resize", Handler: r.execResize},
 		{Method: "GET", Path: "/exec/{id:.*}/json", Handler: r.execInspect},
-	}
+	}...)
 }
 
 func (r *Router) list(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
