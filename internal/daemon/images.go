@@ -231,7 +231,7 @@ func (b imageBackend) ImageList(ctx context.Context, all bool, f httputils.Filte
 	sizes := map[string]int64{}
 	out := []imagetypes.Summary{}
 	for _, img := range imgs {
-		if flt.match(img) {
+		if flt.match(img) && (all || !img.Intermediate) {
 			out = append(out, d.summarize(ctx, img, int64(len(use[img.ID.String()])), sizes))
 		}
 	}

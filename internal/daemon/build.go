@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	buildtypes "github.com/moby/moby/api/types/build"
+	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/opencontainers/go-digest"
+
+	buildrouter "github.com/berth-project/berth/internal/api/router/build"
+	imagerouter "github.com/berth-project/berth/internal/api/router/image"
+	"github.com/berth-project/berth/internal/builder"
+	"github.com/berth-project/berth/internal/image"
+	"github.com/berth-project/berth/internal/monitor"
+	"github.com/berth-project/berth/internal/snapshot"
+)
+
+// newBuildRouter returns the build routes; what builds of a previous run
+// left in <data-root>/builder/tmp (a crash) is removed first.
+func newBuildRouter(d *Daemon) *buildrouter.Router {
+	os.RemoveAll(filepath.Join(d.cfg.DataRoot, "builder", "tmp"))
+	return buildrouter.New(buildAPI{d})
+}
+
+// buildAPI is the daemon as the build routes see it.
+type buildAPI struct{ d *Daemon }
+
+// buildError is a builder failure with its exit code for the stream.
+type buildError struct{ e *builder.Error }
+
+func (e buildError) Error() string { return e.e.Msg }
+func (e buildError) ExitCode() int { return e.e.Code }
+
+// Build answers POST /build: it unpacks the context into a directory of
+// its own under <data-root>/builder/tmp, runs the builder with the
+// daemon's containers and image store, and removes the directory.
+func (a buildAPI) Build(ctx context.Context, body io.Reader, opts buildrouter.Options, out io.Writer) (string, error) {
+	d := a.d
+	if opts.RemoteContext != "" {
+		return "", errdefs.ErrNotImplemented.WithMessage("remote build contexts are not supported: send the context as a tar stream")
+	}
+	for _, t := range opts.Tags {
+		n, err := reference.ParseNormalizedNamed(t)
+		if err != nil {
+			return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s", t))
+		}
+		if _, ok := n.(reference.Canonical); ok {
+			return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid tag %s: a build result cannot be named by digest", t))
+		}
+	}
+	if opts.NetworkMode != "" && opts.NetworkMode != "default" {
+		hc := &containertypes.HostConfig{NetworkMode: containertypes.NetworkMode(opts.NetworkMode)}
+		if err := checkNetworkMode(hc); err != nil {
+			return "", err
+		}
+	}
+	tmp := filepath.Join(d.cfg.DataRoot, "builder", "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(tmp, "context-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	data, err := builder.ExtractContext(ctx, body, dir, opts.Dockerfile)
+	if err != nil {
+		return "", err
+	}
+	be := &buildBackend{d: d, opts: opts}
+	res, err := builder.Build(ctx, be, builder.Options{
+		ContextDir: dir, Dockerfile: opts.Dockerfile, DockerfileData: data,
+		Tags: opts.Tags, BuildArgs: opts.BuildArgs, Labels: opts.Labels, Target: opts.Target,
+		NoCache: opts.NoCache, Remove: opts.Remove, ForceRemove: opts.ForceRemove,
+		PullParent: opts.PullParent, Quiet: opts.Quiet, Platform: opts.Platform,
+	}, out)
+	if err != nil {
+		var be *builder.Error
+		if errors.As(err, &be) {
+			return "", buildError{be}
+		}
+		return "", err
+	}
+	return res.ImageID, nil
+}
+
+// BuildCachePrune answers POST /build/prune: the cache records go, and
+// with them the intermediate images no name keeps.
+func (a buildAPI) BuildCachePrune(ctx context.Context) (*buildtypes.CachePruneReport, error) {
+	d := a.d
+	ids, err := d.images.PruneBuildCache(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := &buildtypes.CachePruneReport{CachesDeleted: ids}
+	res, err := d.images.GC(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.SpaceReclaimed = uint64(res.BlobBytes)
+	return rep, nil
+}
+
+// buildBackend runs one build's steps with the daemon's own paths:
+// ContainerCreate, ContainerStart, the monitor's attach and exit, and
+// ContainerRemove; image.CommitStep for the layers.
+type buildBackend struct {
+	d    *Daemon
+	opts buildrouter.Options
+}
+
+func (b *buildBackend) image(ctx context.Context, id digest.Digest) (builder.Image, error) {
+	cfg, err := b.d.images.DockerConfig(ctx, id)
+	if err != nil {
+		return builder.Image{}, err
+	}
+	return builder.Image{ID: id.String(), Config: cfg}, nil
+}
+
+func (b *buildBackend) Image(ctx context.Context, ref string) (builder.Image, error) {
+	img, err := b.d.images.Get(ctx, ref)
+	if err != nil {
+		return builder.Image{}, err
+	}
+	return b.image(ctx, img.ID)
+}
+
+func (b *buildBackend) Pull(ctx context.Context, ref string, out io.Writer) (builder.Image, error) {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return builder.Image{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s", ref))
+	}
+	n = reference.TagNameOnly(n)
+	err = imageBackend{b.d}.ImagePull(ctx, imagerouter.PullOptions{Ref: n.String(), Auth: &registry.AuthConfig{}}, func(m jsonstream.Message) {
+		if m.Status != "" && m.Progress == nil {
+			if m.ID != "" {
+				fmt.Fprintf(out, "%s: %s\n", m.ID, m.Status)
+			} else {
+				fmt.Fprintln(out, m.Status)
+			}
+		}
+	})
+	if err != nil {
+		return builder.Image{}, err
+	}
+	return b.Image(ctx, n.String())
+}
+
+// Scratch is an image with no layers and no configuration, the same one
+// every time (fixed creation time, kept by a cache record).
+func (b *buildBackend) Scratch(ctx context.Context) (builder.Image, error) {
+	key := digest.FromString("berth scratch v1")
+	if img, err := b.d.images.CachedStep(ctx, key); err == nil {
+		return b.image(ctx, img.ID)
+	}
+	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Created: time.Unix(0, 0).UTC(), CacheKey: key, CreatedBy: "scratch"})
+	if err != nil {
+		return builder.Image{}, err
+	}
+	return b.image(ctx, img.ID)
+}
+
+// hostConfig is the build's host configuration for its containers.
+func (b *buildBackend) hostConfig() *containertypes.HostConfig {
+	hc := &containertypes.HostConfig{
+		NetworkMode: containertypes.NetworkMode(b.opts.NetworkMode),
+		ExtraHosts:  b.opts.ExtraHosts,
+		ShmSize:     b.opts.ShmSize,
+		Resources:   b.opts.Resources,
+	}
+	hc.Resources.CgroupParent = b.opts.CgroupParent
+	return hc
+}
+
+// noHealthcheck keeps the image's HEALTHCHECK from running in a step.
+var noHealthcheck = &containertypes.HealthConfig{Test: []string{"NONE"}}
+
+func (b *buildBackend) create(ctx context.Context, parent string, cmd []string, env []string, user, wd string) (string, error) {
+	req := &containertypes.CreateRequest{
+		Config: &containertypes.Config{
+			Image: parent, Entrypoint: cmd[:1], Cmd: cmd[1:], Env: env, User: user, WorkingDir: wd,
+			Healthcheck: noHealthcheck, Labels: map[string]string{},
+		},
+		HostConfig: b.hostConfig(),
+	}
+	resp, err := b.d.ContainerCreate(ctx, "", req)
+	return resp.ID, err
+}
+
+func (b *buildBackend) Run(ctx context.Context, cfg builder.RunConfig, out io.Writer) (string, int, error) {
+	d := b.d
+	id, err := b.create(ctx, cfg.Parent, cfg.Cmd, cfg.Env, cfg.User, cfg.WorkingDir)
+	if err != nil {
+		return "", 0, err
+	}
+	if s, ok := out.(interface{ Started(string) }); ok {
+		s.Started(id)
+	}
+	// The output is attached before the start, so none is lost; stdout
+	// and stderr write to out from two goroutines.
+	w := &lockedWriter{w: out}
+	p := &pendingAttach{streams: monitor.Streams{Stdout: w, Stderr: w}, ctx: ctx, done: make(chan error, 1)}
+	d.mu.Lock()
+	d.pending[id] = append(d.pending[id], p)
+	d.mu.Unlock()
+	exit, err := d.ContainerWait(ctx, id, containertypes.WaitConditionNextExit)
+	if err != nil {
+		d.dropPending(id, p)
+		return id, 0, err
+	}
+	if err := d.ContainerStart(ctx, id); err != nil {
+		d.dropPending(id, p)
+		return id, 0, err
+	}
+	var code int
+	select {
+	case r, ok := <-exit:
+		if !ok {
+			return id, 0, ctx.Err()
+		}
+		code = int(r.StatusCode)
+	case <-ctx.Done():
+		return id, 0, ctx.Err()
+	}
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		// the output did not end with the process (a child kept it open)
+	}
+	return id, code, nil
+}
+
+func (b *buildBackend) Prepare(ctx context.Context, parent, comment string, fn func(root string) error) (string, error) {
+	id, err := b.create(ctx, parent, []string{"/bin/sh", "-c", comment}, nil, "", "")
+	if err != nil {
+		return "", err
+	}
+	mounts, err := b.d.images.Snapshotter().Mounts(ctx, id)
+	if err != nil {
+		return id, err
+	}
+	return id, snapshot.WithTempMount(ctx, mounts, fn)
+}
+
+func (b *buildBackend) Mount(ctx context.Context, img string, fn func(root string) error) error {
+	key := "build-src-" + rand.Text()
+	mounts, err := b.d.images.Mounts(ctx, img, key)
+	if err != nil {
+		return err
+	}
+	defer b.d.images.Snapshotter().Remove(context.WithoutCancel(ctx), key)
+	return snapshot.WithTempMount(ctx, mounts, fn)
+}
+
+func (b *buildBackend) Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, createdBy string, key digest.Digest) (builder.Image, error) {
+	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Parent: parent, Key: container, Config: cfg, CreatedBy: createdBy, CacheKey: key})
+	if err != nil {
+		return builder.Image{}, err
+	}
+	return b.image(ctx, img.ID)
+}
+
+func (b *buildBackend) Cached(ctx context.Context, key digest.Digest) (builder.Image, bool) {
+	img, err := b.d.images.CachedStep(ctx, key)
+	if err != nil {
+		return builder.Image{}, false
+	}
+	bi, err := b.image(ctx, img.ID)
+	return bi, err == nil
+}
+
+func (b *buildBackend) Remove(ctx context.Context, id string) error {
+	return b.d.ContainerRemove(ctx, id, true, true)
+}
+
+func (b *buildBackend) Tag(ctx context.Context, id, ref string) error {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s", ref))
+	}
+	n = reference.TagNameOnly(n)
+	if err := b.d.images.Tag(ctx, id, n.String()); err != nil {
+		return err
+	}
+	b.d.imageEvent(ctx, events.ActionTag, id, reference.FamiliarString(n))
+	return nil
+}
+
+func (b *buildBackend) KeepDangling(ctx context.Context, id string) error {
+	return b.d.images.KeepDangling(ctx, id)
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
