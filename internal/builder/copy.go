@@ -348,7 +348,9 @@ func hashSources(srcs []source) (cacheSum, error) {
 				return err
 			}
 			rel, _ := filepath.Rel(s.abs, p)
-			fmt.Fprintf(h, "%q %o %d", rel, fi.Mode(), fi.ModTime().UnixNano())
+			// The modification time is left out, as Docker leaves it
+			// out: a touched but unchanged file keeps the cache.
+			fmt.Fprintf(h, "%q %o", rel, fi.Mode())
 			switch {
 			case fi.Mode()&os.ModeSymlink != 0:
 				t, _ := os.Readlink(p)

@@ -411,13 +411,16 @@ func (o *runOutput) Started(id string) {
 
 func (o *runOutput) Write(p []byte) (int, error) { return o.w.Write(p) }
 
-// discard removes a step's container as rm and forcerm say: after a
-// successful step with rm, always with forcerm.
+// discard removes a step's container as rm and forcerm say: with rm (the
+// default) or forcerm. Unlike Docker, which keeps a failed step's
+// container unless forcerm, rm removes it too, so that a failed build
+// leaves nothing behind; --rm=false keeps every step's container for
+// inspection.
 func (bld *Builder) discard(ctx context.Context, id string, ok bool) {
 	if id == "" {
 		return
 	}
-	if (ok && bld.opts.Remove) || bld.opts.ForceRemove {
+	if bld.opts.Remove || bld.opts.ForceRemove {
 		if ok {
 			fmt.Fprintf(bld.log, "Removing intermediate container %s\n", shortID(id))
 		}

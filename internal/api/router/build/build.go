@@ -156,8 +156,12 @@ func parseOptions(req *http.Request) (Options, error) {
 	if o.ForceRemove {
 		o.Remove = true
 	}
-	if q.Get("extrahosts") != "" {
-		o.ExtraHosts = strings.Split(q.Get("extrahosts"), ",")
+	for _, h := range q["extrahosts"] {
+		for _, x := range strings.Split(h, ",") {
+			if x != "" {
+				o.ExtraHosts = append(o.ExtraHosts, x)
+			}
+		}
 	}
 	for _, k := range []struct {
 		name string
