@@ -47,6 +47,13 @@ type RunConfig struct {
 	Comment string
 }
 
+// History describes a step in the image's history.
+type History struct {
+	CreatedBy string
+	// Author is the stage's MAINTAINER.
+	Author string
+}
+
 // Backend is what a build needs from the daemon. Container IDs it returns
 // name containers the builder removes with Remove (or keeps, as rm and
 // forcerm say).
@@ -69,7 +76,7 @@ type Backend interface {
 	Mount(ctx context.Context, image string, fn func(root string) error) error
 	// Commit makes the image of a step: container's changes (none when
 	// container is "") on parent, with cfg; recorded under the cache key.
-	Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, createdBy string, key digest.Digest) (Image, error)
+	Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, h History, key digest.Digest) (Image, error)
 	// Cached returns the image recorded under key, if it still exists.
 	Cached(ctx context.Context, key digest.Digest) (Image, bool)
 	// Remove removes a container the builder made.

@@ -33,7 +33,12 @@ type stage struct {
 	args envList
 	// cmdSet says CMD was set in this stage: ENTRYPOINT then keeps it.
 	cmdSet bool
+	// author is MAINTAINER's, for the steps from there on.
+	author string
 }
+
+// defaultPath is the PATH a stage gets when its base image has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // env is what words are expanded with: the args, overridden by ENV.
 func (st *stage) env() envList {
@@ -98,7 +103,12 @@ func (bld *Builder) buildStage(ctx context.Context, i int) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	st.cfg = st.img.Config.Config
+	st.cfg = cloneConfig(st.img.Config.Config)
+	if _, ok := envList(st.cfg.Env).Get("PATH"); !ok {
+		// as Docker's classic builder: the default PATH when the base
+		// has none
+		st.cfg.Env = append([]string{"PATH=" + defaultPath}, st.cfg.Env...)
+	}
 	fmt.Fprintf(bld.log, " ---> %s\n", shortID(st.img.ID))
 	if triggers := st.cfg.OnBuild; len(triggers) > 0 {
 		st.cfg.OnBuild = nil
@@ -214,6 +224,7 @@ func (bld *Builder) dispatch(ctx context.Context, st *stage, cmd instructions.Co
 		}
 		return bld.commitConfig(ctx, st, cfg, "LABEL "+kvString(c.Labels))
 	case *instructions.MaintainerCommand:
+		st.author = c.Maintainer
 		return bld.commitConfig(ctx, st, cfg, "MAINTAINER "+c.Maintainer)
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
@@ -317,7 +328,7 @@ func (bld *Builder) commitConfig(ctx context.Context, st *stage, cfg dockerspec.
 	if bld.useCache(ctx, st, key) {
 		return nil
 	}
-	img, err := bld.b.Commit(ctx, "", st.img.ID, cfg, createdBy, key)
+	img, err := bld.b.Commit(ctx, "", st.img.ID, cfg, History{CreatedBy: createdBy, Author: st.author}, key)
 	if err != nil {
 		return err
 	}
@@ -387,7 +398,7 @@ func (bld *Builder) run(ctx context.Context, st *stage, c *instructions.RunComma
 		bld.discard(ctx, id, false)
 		return err
 	}
-	img, err := bld.b.Commit(ctx, id, st.img.ID, st.cfg, createdBy, key)
+	img, err := bld.b.Commit(ctx, id, st.img.ID, st.cfg, History{CreatedBy: createdBy, Author: st.author}, key)
 	bld.discard(ctx, id, err == nil)
 	if err != nil {
 		return err
@@ -462,7 +473,7 @@ func (bld *Builder) workdir(ctx context.Context, st *stage, cfg dockerspec.Docke
 		bld.discard(ctx, id, false)
 		return err
 	}
-	img, err := bld.b.Commit(ctx, id, st.img.ID, cfg, createdBy, key)
+	img, err := bld.b.Commit(ctx, id, st.img.ID, cfg, History{CreatedBy: createdBy, Author: st.author}, key)
 	bld.discardQuiet(ctx, id)
 	if err != nil {
 		return err

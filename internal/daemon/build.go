@@ -269,8 +269,8 @@ func (b *buildBackend) Mount(ctx context.Context, img string, fn func(root strin
 	return snapshot.WithTempMount(ctx, mounts, fn)
 }
 
-func (b *buildBackend) Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, createdBy string, key digest.Digest) (builder.Image, error) {
-	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Parent: parent, Key: container, Config: cfg, CreatedBy: createdBy, CacheKey: key})
+func (b *buildBackend) Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, h builder.History, key digest.Digest) (builder.Image, error) {
+	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Parent: parent, Key: container, Config: cfg, CreatedBy: h.CreatedBy, Author: h.Author, CacheKey: key})
 	if err != nil {
 		return builder.Image{}, err
 	}

@@ -246,12 +246,18 @@ func (b imageBackend) ImageInspect(ctx context.Context, ref string) (*imagetypes
 		return nil, err
 	}
 	cfg := img.Config
+	// Healthcheck, Shell and OnBuild are Docker's extensions of the
+	// config, which img.Config has no fields for.
+	full := &dockerspec.DockerOCIImageConfig{ImageConfig: cfg.Config}
+	if dc, err := d.images.DockerConfig(ctx, img.ID); err == nil {
+		full = &dc.Config
+	}
 	resp := &imagetypes.InspectResponse{
 		ID:           img.ID.String(),
 		RepoTags:     familiar(img.RepoTags),
 		RepoDigests:  familiar(img.RepoDigests),
 		Author:       cfg.Author,
-		Config:       &dockerspec.DockerOCIImageConfig{ImageConfig: cfg.Config},
+		Config:       full,
 		Architecture: cfg.Architecture,
 		Variant:      cfg.Variant,
 		Os:           cfg.OS,

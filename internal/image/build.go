@@ -44,6 +44,9 @@ type BuildStep struct {
 	Config dockerspec.DockerOCIImageConfig
 	// CreatedBy is the history entry's command.
 	CreatedBy string
+	// Author is the image's author (MAINTAINER of the step's stage), as
+	// Docker sets it: not inherited from the parent.
+	Author string
 	// CacheKey, when set, records the image in the build cache.
 	CacheKey digest.Digest
 	// Created is the image's creation time; zero is now.
@@ -108,13 +111,13 @@ func (s *Store) CommitStep(ctx context.Context, st BuildStep) (Image, error) {
 	}
 	cfg := parentCfg
 	cfg.Created = &created
-	cfg.Author = ""
+	cfg.Author = st.Author
 	cfg.Config = st.Config
 	cfg.RootFS = ocispec.RootFS{Type: "layers", DiffIDs: diffIDs}
 	if diffIDs == nil {
 		cfg.RootFS.DiffIDs = []digest.Digest{}
 	}
-	cfg.History = append(slices.Clone(parentCfg.History), ocispec.History{Created: &created, CreatedBy: st.CreatedBy, EmptyLayer: empty})
+	cfg.History = append(slices.Clone(parentCfg.History), ocispec.History{Created: &created, CreatedBy: st.CreatedBy, Author: cfg.Author, EmptyLayer: empty})
 	cfgDesc, err := s.writeJSON(ctx, ocispec.MediaTypeImageConfig, cfg)
 	if err != nil {
 		return Image{}, err
