@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -164,6 +165,13 @@ func Build(ctx context.Context, be Backend, opts Options, out io.Writer) (Result
 			return Result{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("failed to reach build target %s in Dockerfile", opts.Target))
 		}
 		target = i
+	}
+	if len(opts.Labels) > 0 {
+		// as Docker does: the labels become a LABEL at the end of the
+		// target stage
+		for _, k := range slices.Sorted(maps.Keys(opts.Labels)) {
+			bld.stages[target].AddCommand(instructions.NewLabelCommand(k, opts.Labels[k], true))
+		}
 	}
 	needed, err := bld.neededStages(target)
 	if err != nil {
