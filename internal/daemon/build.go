@@ -206,10 +206,12 @@ func (b *buildBackend) create(ctx context.Context, parent string, cmd []string, 
 
 func (b *buildBackend) Run(ctx context.Context, cfg builder.RunConfig, out io.Writer) (string, int, error) {
 	d := b.d
+	t0 := time.Now()
 	id, err := b.create(ctx, cfg.Parent, cfg.Cmd, cfg.Env, cfg.User, cfg.WorkingDir)
 	if err != nil {
 		return "", 0, err
 	}
+	created := time.Since(t0)
 	if s, ok := out.(interface{ Started(string) }); ok {
 		s.Started(id)
 	}
@@ -229,6 +231,7 @@ func (b *buildBackend) Run(ctx context.Context, cfg builder.RunConfig, out io.Wr
 		d.dropPending(id, p)
 		return id, 0, err
 	}
+	started := time.Since(t0)
 	var code int
 	select {
 	case r, ok := <-exit:
@@ -244,6 +247,7 @@ func (b *buildBackend) Run(ctx context.Context, cfg builder.RunConfig, out io.Wr
 	case <-time.After(5 * time.Second):
 		// the output did not end with the process (a child kept it open)
 	}
+	d.log.Debug("build: run step", "id", id, "create", created, "start", started-created, "wait", time.Since(t0)-started)
 	return id, code, nil
 }
 
@@ -270,10 +274,12 @@ func (b *buildBackend) Mount(ctx context.Context, img string, fn func(root strin
 }
 
 func (b *buildBackend) Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, h builder.History, key digest.Digest) (builder.Image, error) {
+	t0 := time.Now()
 	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Parent: parent, Key: container, Config: cfg, CreatedBy: h.CreatedBy, Author: h.Author, CacheKey: key})
 	if err != nil {
 		return builder.Image{}, err
 	}
+	b.d.log.Debug("build: commit", "container", container, "elapsed", time.Since(t0))
 	return b.image(ctx, img.ID)
 }
 
@@ -287,7 +293,10 @@ func (b *buildBackend) Cached(ctx context.Context, key digest.Digest) (builder.I
 }
 
 func (b *buildBackend) Remove(ctx context.Context, id string) error {
-	return b.d.ContainerRemove(ctx, id, true, true)
+	t0 := time.Now()
+	err := b.d.ContainerRemove(ctx, id, true, true)
+	b.d.log.Debug("build: remove", "id", id, "elapsed", time.Since(t0))
+	return err
 }
 
 func (b *buildBackend) Tag(ctx context.Context, id, ref string) error {
