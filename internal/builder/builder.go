@@ -249,6 +249,14 @@ func (bld *Builder) parse() error {
 			return err
 		}
 	}
+	return bld.parseData(data)
+}
+
+// parseData parses the Dockerfile's text into stages.
+func (bld *Builder) parseData(data []byte) error {
+	if bld.file == "" {
+		bld.file = "Dockerfile"
+	}
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
 		return bld.parseError(err, 0)

@@ -77,9 +77,13 @@ func (r *Router) Routes() []server.Route {
 	}
 }
 
-// session answers as Docker does with BuildKit disabled: there is no
-// session manager to upgrade to.
+// session answers as Docker 20.10 does to a client that does not ask for
+// an upgrade; one that does gets "not implemented": there is no BuildKit
+// session manager to hand the connection to.
 func (r *Router) session(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
+	if req.Header.Get("Upgrade") == "" {
+		return errdefs.ErrInvalidArgument.WithMessage("no upgrade proto in request")
+	}
 	return errdefs.ErrNotImplemented.WithMessage("session not supported: the daemon has no BuildKit")
 }
 
@@ -93,9 +97,6 @@ func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Req
 	rep, err := r.b.BuildCachePrune(ctx)
 	if err != nil {
 		return err
-	}
-	if rep.CachesDeleted == nil {
-		rep.CachesDeleted = []string{}
 	}
 	return httputils.WriteJSON(w, http.StatusOK, rep)
 }
