@@ -117,6 +117,7 @@ COPY <<EOF /srv/inline.txt
 inline ${APP_VERSION}
 EOF
 ADD bundle.tar.gz /srv/bundle/
+COPY --from=busybox:latest /etc/group /srv/group
 ADD http://` + ln.Addr().String() + `/files/remote.txt /srv/
 WORKDIR ${HOME_DIR}/work
 USER user
@@ -146,12 +147,12 @@ ONBUILD RUN echo child > /tmp/child.txt
 	assert.Check(t, is.Contains(r.Stdout, "Successfully tagged every:1"))
 
 	check := `cat /exec.txt /heredoc.txt /fed.txt /srv/inline.txt /srv/remote.txt /srv/bundle/conf/a.conf; ` +
-		`stat -c '%a %u:%g %n' /srv/run.sh /srv/conf/a.conf /srv/conf/sub/b.txt /srv/remote.txt; pwd; id -u; cat /trigger.txt; test -e /tmp/child.txt || echo no-child`
+		`stat -c '%a %u:%g %n' /srv/run.sh /srv/conf/a.conf /srv/conf/sub/b.txt /srv/remote.txt; pwd; id -u; cat /trigger.txt; test -e /tmp/child.txt || echo no-child; head -1 /srv/group`
 	got := ok(t, "run", "--rm", "-u", "0", "--entrypoint", "/bin/sh", "every:1", "-c", check)
 	assert.Check(t, is.Equal(got, strings.Join([]string{
 		"exec-form", "heredoc-script", "fed by heredoc", "inline 7", "downloaded", "a",
 		"755 0:0 /srv/run.sh", "644 1000:1000 /srv/conf/a.conf", "644 1000:1000 /srv/conf/sub/b.txt",
-		"600 0:0 /srv/remote.txt", "/srv/work", "0", "triggered", "no-child",
+		"600 0:0 /srv/remote.txt", "/srv/work", "0", "triggered", "no-child", "root:x:0:",
 	}, "\n")))
 	assert.Check(t, is.Equal(ok(t, "run", "--rm", "every:1"), "run arg"))
 
@@ -398,4 +399,28 @@ func daemonMounts(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// TestBuildPullsBase: a FROM image that is not there is pulled from its
+// registry (a real one on loopback), and --pull pulls it again.
+func TestBuildPullsBase(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	ref := reg + "/base/busybox:pulled"
+	ok(t, "tag", "busybox:latest", ref)
+	ok(t, "push", ref)
+	ok(t, "rmi", ref)
+	rmiOnCleanup(t, ref, "pulled:1")
+	ctxDir := writeContext(t, map[string]string{"Dockerfile": "FROM " + ref + "\nRUN echo pulled > /p\n"})
+	r := classic(t, shared, "-t", "pulled:1", ctxDir)
+	assert.Equal(t, r.Code, 0, "%s", r)
+	assert.Check(t, is.Contains(r.Stdout, "Status: Downloaded newer image for "+ref))
+	assert.Check(t, is.Equal(ok(t, "run", "--rm", "pulled:1", "cat", "/p"), "pulled"))
+	r = classic(t, shared, "--pull", "-t", "pulled:1", ctxDir)
+	assert.Equal(t, r.Code, 0, "%s", r)
+	assert.Check(t, is.Contains(r.Stdout, "Status: Image is up to date for "+ref))
+
+	missing := writeContext(t, map[string]string{"Dockerfile": "FROM " + reg + "/no/such:image\n"})
+	r = classic(t, shared, missing)
+	assert.Check(t, r.Code != 0)
+	assert.Check(t, is.Contains(r.Stderr, "not found"), "%s", r)
 }
