@@ -6,6 +6,7 @@ package builder
 import (
 	"archive/tar"
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,3 +158,22 @@ func TestExtractContextDockerignore(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Check(t, is.Equal(string(data), "FROM busybox\n"))
 }
+
+func TestArgs(t *testing.T) {
+	b := &Builder{buildArgs: map[string]*string{"GIVEN": ptr("cli")}, usedArgs: map[string]bool{}}
+	assert.NilError(t, b.parseString("ARG META=meta\nARG GIVEN=default\nFROM busybox\n"))
+	st := &stage{}
+	for _, a := range []string{"ARG META", "ARG GIVEN", "ARG LOCAL=local", "ARG EMPTY"} {
+		b2 := &Builder{buildArgs: b.buildArgs, usedArgs: b.usedArgs}
+		assert.NilError(t, b2.parseString("FROM busybox\n"+a+"\n"))
+		b.log = io.Discard
+		assert.NilError(t, b.dispatch(t.Context(), st, b2.stages[0].Commands[0]))
+	}
+	assert.Check(t, is.DeepEqual([]string(st.args), []string{"META=meta", "GIVEN=cli", "LOCAL=local"}))
+	assert.Check(t, b.usedArgs["GIVEN"])
+	env, prefix := st.runEnv()
+	assert.Check(t, is.Contains(env, "LOCAL=local"))
+	assert.Check(t, is.Equal(prefix, "|3 META=meta GIVEN=cli LOCAL=local "))
+}
+
+func ptr(s string) *string { return &s }

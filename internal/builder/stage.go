@@ -228,12 +228,19 @@ func (bld *Builder) dispatch(ctx context.Context, st *stage, cmd instructions.Co
 		return bld.commitConfig(ctx, st, cfg, "MAINTAINER "+c.Maintainer)
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
-			v, set := bld.argValue(kv.Key, kv.Value)
+			def := kv.Value
+			if def == nil {
+				// an ARG redeclared in the stage keeps the default of
+				// the ARG before the first FROM
+				if v, ok := bld.metaEnv().Get(kv.Key); ok {
+					def = &v
+				}
+			}
+			v, set := bld.argValue(kv.Key, def)
 			if set {
+				// one declared without any value stays unset: it expands
+				// to nothing and is not in RUN's environment, as in Docker
 				st.args = st.args.set(kv.Key, v)
-			} else if _, ok := st.args.Get(kv.Key); !ok {
-				// declared without a value: expands to nothing
-				st.args = st.args.set(kv.Key, "")
 			}
 		}
 		fmt.Fprintf(bld.log, " ---> %s\n", shortID(st.img.ID))
@@ -459,15 +466,9 @@ func (bld *Builder) workdir(ctx context.Context, st *stage, cfg dockerspec.Docke
 	if bld.useCache(ctx, st, key) {
 		return nil
 	}
-	uid, gid := 0, 0
+	// Docker 20.10 creates the directory as root, whatever the USER.
 	id, err := bld.b.Prepare(ctx, st.img.ID, createdBy, func(root string) error {
-		if cfg.User != "" {
-			// Docker creates the directory for the USER in effect.
-			if u, g, err := lookupUser(root, cfg.User); err == nil {
-				uid, gid = u, g
-			}
-		}
-		return mkdirAll(root, dir, uid, gid)
+		return mkdirAll(root, dir, 0, 0)
 	})
 	if err != nil {
 		bld.discard(ctx, id, false)
