@@ -177,3 +177,14 @@ func TestArgs(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestAddArchives(t *testing.T) {
+	assert.Check(t, isArchive("testdata/sample.tar.bz2"))
+	assert.Check(t, !isArchive("builder_test.go"))
+	c := &copier{ctx: t.Context(), root: t.TempDir()}
+	assert.NilError(t, mkdirAll(c.root, "/dest", 0, 0))
+	assert.NilError(t, c.extract("testdata/sample.tar.bz2", "/dest"))
+	b, err := os.ReadFile(filepath.Join(c.root, "dest/file.txt"))
+	assert.NilError(t, err)
+	assert.Check(t, is.Equal(string(b), "in bzip2\n"))
+}

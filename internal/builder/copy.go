@@ -6,6 +6,7 @@ package builder
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -386,21 +387,50 @@ type cacheSum string
 
 func (c cacheSum) String() string { return string(c) }
 
-// isArchive says whether the file is a tar archive, compressed or not.
+// isArchive says whether the file is a tar archive, plain or compressed
+// with gzip, zstd or bzip2.
 func isArchive(p string) bool {
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	r, err := archive.Decompress(f)
+	r, err := openArchive(p)
 	if err != nil {
 		return false
 	}
 	defer r.Close()
 	head := make([]byte, 512)
-	n, _ := io.ReadFull(bufio.NewReader(r), head)
+	n, _ := io.ReadFull(r, head)
 	return n >= 262 && bytes.Equal(head[257:262], []byte("ustar"))
+}
+
+// openArchive opens a local archive for ADD and decompresses it.
+func openArchive(p string) (io.ReadCloser, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(f)
+	if magic, _ := br.Peek(3); bytes.Equal(magic, []byte("BZh")) {
+		return readCloser{bzip2.NewReader(br), f}, nil
+	}
+	r, err := archive.Decompress(br)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return readCloser{r, closers{r, f}}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+type closers []io.Closer
+
+func (c closers) Close() error {
+	var errs []error
+	for _, x := range c {
+		errs = append(errs, x.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // download fetches an ADD URL into dir.
@@ -616,12 +646,7 @@ func (c *copier) extract(src, dest string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r, err := archive.Decompress(f)
+	r, err := openArchive(src)
 	if err != nil {
 		return err
 	}
