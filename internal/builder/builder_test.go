@@ -188,3 +188,13 @@ func TestAddArchives(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Check(t, is.Equal(string(b), "in bzip2\n"))
 }
+
+func TestDirectives(t *testing.T) {
+	b := &Builder{buildArgs: map[string]*string{}, usedArgs: map[string]bool{}}
+	assert.NilError(t, b.parseString("# syntax=docker/dockerfile:1\n# escape=`\nFROM busybox\nRUN echo a `\n  b\nCOPY C:\\x\\ /y/\n"))
+	assert.Check(t, is.Equal(b.escape, '`'))
+	cmds := b.stages[0].Commands
+	assert.Assert(t, is.Len(cmds, 2))
+	assert.Check(t, is.Equal(cmdCode(cmds[0]), "RUN echo a   b"))
+	assert.Check(t, is.Contains(cmdCode(cmds[1]), `C:\x\`))
+}
