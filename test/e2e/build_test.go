@@ -424,3 +424,33 @@ func TestBuildPullsBase(t *testing.T) {
 	assert.Check(t, r.Code != 0)
 	assert.Check(t, is.Contains(r.Stderr, "not found"), "%s", r)
 }
+
+// TestBuildDockerfileFlag: -f names a Dockerfile in the context, or one
+// outside it (which the CLI sends along), for berth build as for docker.
+func TestBuildDockerfileFlag(t *testing.T) {
+	ctxDir := writeContext(t, map[string]string{"sub/Dockerfile.dev": "FROM busybox\nRUN echo dev > /which\n", "Dockerfile": "FROM busybox\nRUN echo default > /which\n"})
+	outside := filepath.Join(t.TempDir(), "Outside.Dockerfile")
+	assert.NilError(t, os.WriteFile(outside, []byte("FROM busybox\nRUN echo outside > /which\n"), 0o644))
+	rmiOnCleanup(t, "dfflag:1")
+	for _, tc := range []struct{ file, want string }{
+		{filepath.Join(ctxDir, "sub/Dockerfile.dev"), "dev"},
+		{outside, "outside"},
+		{"", "default"},
+	} {
+		var fArgs []string
+		if tc.file != "" {
+			fArgs = []string{"-f", tc.file}
+		}
+		base := append(fArgs, "-t", "dfflag:1", ctxDir)
+		r := berthBuild(t, shared, append([]string{"--progress", "plain"}, base...)...)
+		assert.Equal(t, r.Code, 0, "%s", r)
+		assert.Check(t, is.Equal(ok(t, "run", "--rm", "dfflag:1", "cat", "/which"), tc.want), tc.file)
+		r = classic(t, shared, base...)
+		assert.Equal(t, r.Code, 0, "%s", r)
+		assert.Check(t, is.Equal(ok(t, "run", "--rm", "dfflag:1", "cat", "/which"), tc.want), tc.file)
+	}
+	// a relative -f is taken from the current directory, as docker does
+	r := berthBuild(t, shared, "-f", "sub/Dockerfile.dev", ctxDir)
+	assert.Check(t, is.Equal(r.Code, 1), "%s", r)
+	assert.Check(t, is.Contains(r.Stderr, "unable to evaluate symlinks in Dockerfile path"))
+}

@@ -6,6 +6,8 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/docker/go-units"
@@ -131,14 +134,13 @@ func NewBuildCommand(cli *command.Cli) *cobra.Command {
 				if !st.IsDir() {
 					return fmt.Errorf("unable to prepare context: context must be a directory: %s", src)
 				}
-				pr, pw := io.Pipe()
-				dockerfile := "Dockerfile"
-				if opts.Dockerfile != "" {
-					if rel, err := filepath.Rel(src, opts.Dockerfile); err == nil && !strings.HasPrefix(rel, "..") {
-						dockerfile = filepath.ToSlash(rel)
-					}
+				dockerfile, extra, err := dockerfileIn(src, opts.Dockerfile)
+				if err != nil {
+					return err
 				}
-				go func() { pw.CloseWithError(tarContext(pw, src, dockerfile)) }()
+				bo.Dockerfile = dockerfile
+				pr, pw := io.Pipe()
+				go func() { pw.CloseWithError(tarContext(pw, src, dockerfile, extra)) }()
 				body = pr
 				if !opts.Quiet {
 					fmt.Fprintln(cli.Out(), "Sending build context to Docker daemon")
@@ -240,8 +242,47 @@ func readIgnore(dir string) (*patternmatcher.PatternMatcher, error) {
 	return patternmatcher.New(pats)
 }
 
-// tarContext writes the build context directory as a tar stream.
-func tarContext(w io.Writer, dir, dockerfile string) error {
+// dockerfileIn says where -f's Dockerfile is in the context, as the
+// docker CLI does: a relative path is taken from the current directory; a
+// Dockerfile outside the
+// context is sent inside it under a name of its own (extra).
+func dockerfileIn(ctxDir, given string) (name string, extra []byte, err error) {
+	if given == "" {
+		return "Dockerfile", nil, nil
+	}
+	if given == "-" {
+		return "", nil, errors.New("reading the Dockerfile from stdin with a context directory is not supported")
+	}
+	absCtx, err := filepath.Abs(ctxDir)
+	if err != nil {
+		return "", nil, err
+	}
+	abs, err := filepath.Abs(given)
+	if err != nil {
+		return "", nil, err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", nil, fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: %w", err)
+	}
+	if c, err := filepath.EvalSymlinks(absCtx); err == nil {
+		absCtx = c
+	}
+	if rel, err := filepath.Rel(absCtx, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return filepath.ToSlash(rel), nil, nil
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return "", nil, fmt.Errorf("unable to prepare context: %w", err)
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	return ".dockerfile." + hex.EncodeToString(b), data, nil
+}
+
+// tarContext writes the build context directory as a tar stream, with
+// .dockerignore applied (the Dockerfile and .dockerignore always go), and
+// a Dockerfile from outside the context (extra) under the name dockerfile.
+func tarContext(w io.Writer, dir, dockerfile string, extra []byte) error {
 	pm, err := readIgnore(dir)
 	if err != nil {
 		return fmt.Errorf("read .dockerignore: %w", err)
@@ -304,6 +345,15 @@ func tarContext(w io.Writer, dir, dockerfile string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if extra != nil {
+		h := &tar.Header{Name: dockerfile, Mode: 0o644, Size: int64(len(extra)), Typeflag: tar.TypeReg, ModTime: time.Now()}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(extra); err != nil {
+			return err
+		}
 	}
 	return tw.Close()
 }
