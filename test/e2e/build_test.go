@@ -290,7 +290,12 @@ func TestBuildCacheSurvivesRestart(t *testing.T) {
 	assert.Check(t, len(strings.Fields(okOn(t, d, "images", "-aq"))) > 2)
 
 	pruned := okOn(t, d, "builder", "prune", "-f")
+	assert.Check(t, is.Contains(pruned, "Deleted build cache objects:"))
 	assert.Check(t, is.Contains(pruned, "Total reclaimed space"))
+	cmd := exec.Command(berthBin, "-H", d.Host, "builder", "prune", "-f")
+	out, err := cmd.CombinedOutput()
+	assert.NilError(t, err, "%s", out)
+	assert.Check(t, is.Equal(string(out), "Total reclaimed space: 0B\n"))
 	r = berthBuild(t, d, "--progress", "plain", "-t", "restart:1", ctxDir)
 	assert.Equal(t, r.Code, 0, "%s", r)
 	assert.Check(t, !strings.Contains(r.Stdout, "Using cache"), r.Stdout)
