@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,12 +33,29 @@ import (
 	"github.com/berth-project/berth/internal/snapshot"
 )
 
-// newBuildRouter returns the build routes; what builds of a previous run
-// left in <data-root>/builder/tmp (a crash) is removed first.
+// newBuildRouter returns the build routes. What builds of a previous run
+// left when it died is removed first: contexts in <data-root>/builder/tmp
+// and the snapshots COPY --from mounted its sources from.
 func newBuildRouter(d *Daemon) *buildrouter.Router {
 	os.RemoveAll(filepath.Join(d.cfg.DataRoot, "builder", "tmp"))
+	ctx := context.Background()
+	var left []string
+	d.images.Snapshotter().Walk(ctx, func(_ context.Context, info snapshot.Info) error {
+		if strings.HasPrefix(info.Name, buildSourcePrefix) {
+			left = append(left, info.Name)
+		}
+		return nil
+	})
+	for _, key := range left {
+		if err := d.images.Snapshotter().Remove(ctx, key); err != nil {
+			d.log.Warn("build: remove a source snapshot left behind", "key", key, "err", err)
+		}
+	}
 	return buildrouter.New(buildAPI{d})
 }
+
+// buildSourcePrefix names the snapshots COPY --from reads from.
+const buildSourcePrefix = "build-src-"
 
 // buildAPI is the daemon as the build routes see it.
 type buildAPI struct{ d *Daemon }
@@ -264,7 +282,7 @@ func (b *buildBackend) Prepare(ctx context.Context, parent, comment string, fn f
 }
 
 func (b *buildBackend) Mount(ctx context.Context, img string, fn func(root string) error) error {
-	key := "build-src-" + rand.Text()
+	key := buildSourcePrefix + rand.Text()
 	mounts, err := b.d.images.Mounts(ctx, img, key)
 	if err != nil {
 		return err
