@@ -323,8 +323,17 @@ func (b *buildBackend) Tag(ctx context.Context, id, ref string) error {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s", ref))
 	}
 	n = reference.TagNameOnly(n)
+	old, oldErr := b.d.images.Get(ctx, n.String())
 	if err := b.d.images.Tag(ctx, id, n.String()); err != nil {
 		return err
+	}
+	if oldErr == nil && old.ID.String() != id {
+		// The image that had the tag is dangling now, as in Docker
+		// (`images` shows it, image prune removes it), though the cache
+		// still names it.
+		if err := b.d.images.KeepDangling(ctx, old.ID.String()); err != nil {
+			return err
+		}
 	}
 	b.d.imageEvent(ctx, events.ActionTag, id, reference.FamiliarString(n))
 	return nil

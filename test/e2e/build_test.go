@@ -252,6 +252,8 @@ RUN ls /out > /listing
 	assert.Check(t, !strings.Contains(steps[len(steps)-2], "Using cache"))
 	assert.Check(t, !strings.Contains(steps[len(steps)-1], "Using cache"))
 	assert.Check(t, builtID(t, r4) != id1)
+	// the image that lost the tag is dangling, as in Docker
+	assert.Check(t, is.Contains(ok(t, "images", "-q", "--filter", "dangling=true"), id1))
 
 	// Another build arg invalidates the RUN that sees it.
 	r5 := classic(t, shared, "--build-arg", "MSG=bye", "-t", "cache:1", ctxDir)
