@@ -11,7 +11,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -132,7 +131,6 @@ type Builder struct {
 	results   map[int]Image
 	usedArgs  map[string]bool
 	lex       *shell.Lex
-	kept      []string // containers kept after a failure (no forcerm)
 	buildArgs map[string]*string
 }
 
@@ -466,12 +464,6 @@ func cacheKey(parts ...string) digest.Digest {
 		fmt.Fprintf(d.Hash(), "%d:%s\n", len(p), p)
 	}
 	return d.Digest()
-}
-
-// contextPath is a path in the context directory; rel is already
-// confined.
-func (bld *Builder) contextPath(rel string) string {
-	return filepath.Join(bld.opts.ContextDir, rel)
 }
 
 // familiarTag is a tag as Docker prints it: "app:latest" for "app".

@@ -445,9 +445,7 @@ func (bld *Builder) discard(ctx context.Context, id string, ok bool) {
 		if err := bld.b.Remove(context.WithoutCancel(ctx), id); err != nil {
 			fmt.Fprintf(bld.log, "Could not remove intermediate container %s: %v\n", shortID(id), err)
 		}
-		return
 	}
-	bld.kept = append(bld.kept, id)
 }
 
 // workdir sets WORKDIR and creates the directory when it is missing.
