@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,8 +72,13 @@ func (e buildError) ExitCode() int { return e.e.Code }
 // daemon's containers and image store, and removes the directory.
 func (a buildAPI) Build(ctx context.Context, body io.Reader, opts buildrouter.Options, out io.Writer) (string, error) {
 	d := a.d
-	if opts.RemoteContext != "" {
-		return "", errdefs.ErrNotImplemented.WithMessage("remote build contexts are not supported: send the context as a tar stream")
+	if rc := opts.RemoteContext; rc != "" {
+		r, err := fetchContext(ctx, rc)
+		if err != nil {
+			return "", err
+		}
+		defer r.Close()
+		body = r
 	}
 	for _, t := range opts.Tags {
 		n, err := reference.ParseNormalizedNamed(t)
@@ -352,4 +358,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// fetchContext downloads a remote build context: a tar archive
+// (compressed or not) or a bare Dockerfile at an http(s) URL. Git
+// repositories are not supported.
+func fetchContext(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	if !strings.HasPrefix(rawURL, "http://") && !strings.HasPrefix(rawURL, "https://") || strings.HasSuffix(rawURL, ".git") || strings.Contains(rawURL, ".git#") {
+		return nil, errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("remote build context %s: only http(s) URLs of a tar archive or a Dockerfile are supported, not git repositories", rawURL))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unable to prepare context: %v", err))
+	}
+	if resp.StatusCode >= 400 {
+		resp.Body.Close()
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unable to prepare context: failed to GET %s with status %s", rawURL, resp.Status))
+	}
+	return resp.Body, nil
 }

@@ -461,3 +461,38 @@ func TestBuildDockerfileFlag(t *testing.T) {
 	assert.Check(t, is.Equal(r.Code, 1), "%s", r)
 	assert.Check(t, is.Contains(r.Stderr, "unable to evaluate symlinks in Dockerfile path"))
 }
+
+// TestBuildRemoteContext: a context at an http URL (a tar archive or a
+// bare Dockerfile, here from a loopback server) is fetched by the daemon.
+func TestBuildRemoteContext(t *testing.T) {
+	ctxDir := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY hello.txt /\n", "hello.txt": "remote\n"})
+	tarPath := filepath.Join(t.TempDir(), "ctx.tar")
+	out, err := exec.Command("tar", "-C", ctxDir, "-cf", tarPath, ".").CombinedOutput()
+	assert.NilError(t, err, "%s", out)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NilError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ctx.tar":
+			http.ServeFile(w, r, tarPath)
+		case "/Dockerfile":
+			fmt.Fprint(w, "FROM busybox\nRUN echo from-url > /u\n")
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	base := "http://" + ln.Addr().String()
+	rmiOnCleanup(t, "remote:1")
+
+	r := berthBuild(t, shared, "--progress", "plain", "-t", "remote:1", base+"/ctx.tar")
+	assert.Equal(t, r.Code, 0, "%s", r)
+	assert.Check(t, is.Equal(ok(t, "run", "--rm", "remote:1", "cat", "/hello.txt"), "remote"))
+	r = berthBuild(t, shared, "--progress", "plain", "-t", "remote:1", base+"/Dockerfile")
+	assert.Equal(t, r.Code, 0, "%s", r)
+	assert.Check(t, is.Equal(ok(t, "run", "--rm", "remote:1", "cat", "/u"), "from-url"))
+	r = berthBuild(t, shared, base+"/missing.tar")
+	assert.Check(t, r.Code != 0)
+	assert.Check(t, is.Contains(r.Stderr, "404 Not Found"), "%s", r)
+}
