@@ -50,7 +50,8 @@ func extractTar(ctx context.Context, r io.Reader, dir, dockerfile string) error 
 		return errdefs.ErrInvalidArgument.WithMessage("the build context is not a tar archive: " + err.Error())
 	}
 	defer dr.Close()
-	if _, err := archive.Apply(ctx, dir, dr, archive.ApplyOptions{}); err != nil {
+	// A context is a plain directory tree: no overlay whiteouts in it.
+	if _, err := archive.Apply(ctx, dir, dr, archive.ApplyOptions{Whiteouts: archive.RemoveWhiteouts}); err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage("unpack the build context: " + err.Error())
 	}
 	return applyDockerignore(dir, dockerfile)

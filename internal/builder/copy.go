@@ -174,7 +174,7 @@ func (bld *Builder) copy(ctx context.Context, st *stage, spec copySpec) error {
 					return fail("%v", err)
 				}
 			}
-			c := &copier{ctx: ctx, root: ctrRoot, uid: uid, gid: gid, chmod: chmod, keepOwner: spec.add && spec.chown == ""}
+			c := &copier{ctx: ctx, root: ctrRoot, uid: uid, gid: gid, chmod: chmod}
 			for _, s := range srcs {
 				if err := c.copySource(s, dest, destIsDir); err != nil {
 					return fail("%v", err)
@@ -479,11 +479,10 @@ func download(ctx context.Context, rawURL, dir string) (source, error) {
 // resolved inside root with securejoin, so a symlink in the image never
 // leads a write out of it.
 type copier struct {
-	ctx       context.Context
-	root      string
-	uid, gid  int
-	chmod     os.FileMode
-	keepOwner bool
+	ctx      context.Context
+	root     string
+	uid, gid int
+	chmod    os.FileMode
 }
 
 func (c *copier) copySource(s source, dest string, destIsDir bool) error {
@@ -651,7 +650,10 @@ func (c *copier) extract(src, dest string) error {
 		return err
 	}
 	defer r.Close()
-	_, err = archive.Apply(c.ctx, dir, r, archive.ApplyOptions{})
+	// Through the overlay mount: deletions are made by removing, which
+	// overlayfs records itself. Owners are the archive's (--chown does not
+	// apply to what ADD extracts, as in Docker).
+	_, err = archive.Apply(c.ctx, dir, r, archive.ApplyOptions{Whiteouts: archive.RemoveWhiteouts})
 	return err
 }
 
