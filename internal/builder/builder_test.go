@@ -198,3 +198,27 @@ func TestDirectives(t *testing.T) {
 	assert.Check(t, is.Equal(cmdCode(cmds[0]), "RUN echo a   b"))
 	assert.Check(t, is.Contains(cmdCode(cmds[1]), `C:\x\`))
 }
+
+func TestCopyThroughSymlinkedDir(t *testing.T) {
+	root := t.TempDir()
+	assert.NilError(t, os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755))
+	assert.NilError(t, os.Symlink("usr/bin", filepath.Join(root, "bin")))
+	// a link in the image that points outside must not lead a write out
+	outside := t.TempDir()
+	assert.NilError(t, os.Symlink(outside, filepath.Join(root, "escape")))
+	src := t.TempDir()
+	assert.NilError(t, os.MkdirAll(filepath.Join(src, "bin"), 0o755))
+	assert.NilError(t, os.WriteFile(filepath.Join(src, "bin/tool"), []byte("x"), 0o755))
+	assert.NilError(t, os.MkdirAll(filepath.Join(src, "escape"), 0o755))
+	assert.NilError(t, os.WriteFile(filepath.Join(src, "escape/f"), []byte("x"), 0o644))
+	fi, err := os.Stat(src)
+	assert.NilError(t, err)
+	c := &copier{ctx: t.Context(), root: root, uid: os.Getuid(), gid: os.Getgid()}
+	assert.NilError(t, c.copySource(source{abs: src, mode: fi.Mode()}, "/", true))
+	_, err = os.Stat(filepath.Join(root, "usr/bin/tool"))
+	assert.Check(t, err, "copied through the /bin symlink")
+	l, err := os.Readlink(filepath.Join(root, "bin"))
+	assert.Check(t, err == nil && l == "usr/bin", "the /bin symlink stays")
+	entries, _ := os.ReadDir(outside)
+	assert.Check(t, is.Len(entries, 0), "nothing written outside root")
+}

@@ -573,6 +573,15 @@ func (c *copier) mkdir(p string, m os.FileMode, mtime time.Time) error {
 	if fi, err := os.Lstat(t); err == nil && fi.IsDir() {
 		return nil
 	} else if err == nil {
+		if fi.Mode()&os.ModeSymlink != 0 {
+			// A symlink to a directory stays (merged /usr: /bin -> usr/bin);
+			// what goes below it is resolved through it, inside root.
+			if in, err := securejoin.SecureJoin(c.root, p); err == nil {
+				if st, err := os.Stat(in); err == nil && st.IsDir() {
+					return nil
+				}
+			}
+		}
 		os.Remove(t)
 	}
 	if err := os.Mkdir(t, 0o700); err != nil {
