@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
@@ -52,6 +53,8 @@ type History struct {
 	CreatedBy string
 	// Author is the stage's MAINTAINER.
 	Author string
+	// Discard says the step's container goes after the commit.
+	Discard bool
 }
 
 // Backend is what a build needs from the daemon. Container IDs it returns
@@ -76,6 +79,8 @@ type Backend interface {
 	Mount(ctx context.Context, image string, fn func(root string) error) error
 	// Commit makes the image of a step: container's changes (none when
 	// container is "") on parent, with cfg; recorded under the cache key.
+	// With h.Discard the container is removed next, and its writable
+	// layer may become the new layer.
 	Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, h History, key digest.Digest) (Image, error)
 	// Cached returns the image recorded under key, if it still exists.
 	Cached(ctx context.Context, key digest.Digest) (Image, bool)
@@ -132,6 +137,9 @@ type Builder struct {
 	usedArgs  map[string]bool
 	lex       *shell.Lex
 	buildArgs map[string]*string
+	// removals are the intermediate containers being removed in the
+	// background while the next steps run; Build waits for them.
+	removals sync.WaitGroup
 }
 
 // Error is a build failure with the status a client reports: Code is the
@@ -153,6 +161,7 @@ func Build(ctx context.Context, be Backend, opts Options, out io.Writer) (Result
 	if bld.buildArgs == nil {
 		bld.buildArgs = map[string]*string{}
 	}
+	defer bld.removals.Wait()
 	if err := bld.parse(); err != nil {
 		return Result{}, err
 	}

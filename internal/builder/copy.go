@@ -186,7 +186,7 @@ func (bld *Builder) copy(ctx context.Context, st *stage, spec copySpec) error {
 			bld.discardQuiet(ctx, id)
 			return err
 		}
-		img, err := bld.b.Commit(ctx, id, st.img.ID, st.cfg, History{CreatedBy: createdBy, Author: st.author}, key)
+		img, err := bld.b.Commit(ctx, id, st.img.ID, st.cfg, History{CreatedBy: createdBy, Author: st.author, Discard: true}, key)
 		bld.discardQuiet(ctx, id)
 		if err != nil {
 			return err

@@ -405,7 +405,7 @@ func (bld *Builder) run(ctx context.Context, st *stage, c *instructions.RunComma
 		bld.discard(ctx, id, false)
 		return err
 	}
-	img, err := bld.b.Commit(ctx, id, st.img.ID, st.cfg, History{CreatedBy: createdBy, Author: st.author}, key)
+	img, err := bld.b.Commit(ctx, id, st.img.ID, st.cfg, History{CreatedBy: createdBy, Author: st.author, Discard: bld.removes()}, key)
 	bld.discard(ctx, id, err == nil)
 	if err != nil {
 		return err
@@ -438,15 +438,23 @@ func (bld *Builder) discard(ctx context.Context, id string, ok bool) {
 	if id == "" {
 		return
 	}
-	if bld.opts.Remove || bld.opts.ForceRemove {
+	if bld.removes() {
 		if ok {
 			fmt.Fprintf(bld.log, "Removing intermediate container %s\n", shortID(id))
 		}
-		if err := bld.b.Remove(context.WithoutCancel(ctx), id); err != nil {
-			fmt.Fprintf(bld.log, "Could not remove intermediate container %s: %v\n", shortID(id), err)
-		}
+		// in the background, while the next step runs
+		bld.removals.Add(1)
+		go func() {
+			defer bld.removals.Done()
+			if err := bld.b.Remove(context.WithoutCancel(ctx), id); err != nil {
+				fmt.Fprintf(bld.log, "Could not remove intermediate container %s: %v\n", shortID(id), err)
+			}
+		}()
 	}
 }
+
+// removes says whether intermediate containers go (rm or forcerm).
+func (bld *Builder) removes() bool { return bld.opts.Remove || bld.opts.ForceRemove }
 
 // workdir sets WORKDIR and creates the directory when it is missing.
 func (bld *Builder) workdir(ctx context.Context, st *stage, cfg dockerspec.DockerOCIImageConfig, dir string) error {
@@ -472,7 +480,7 @@ func (bld *Builder) workdir(ctx context.Context, st *stage, cfg dockerspec.Docke
 		bld.discard(ctx, id, false)
 		return err
 	}
-	img, err := bld.b.Commit(ctx, id, st.img.ID, cfg, History{CreatedBy: createdBy, Author: st.author}, key)
+	img, err := bld.b.Commit(ctx, id, st.img.ID, cfg, History{CreatedBy: createdBy, Author: st.author, Discard: true}, key)
 	bld.discardQuiet(ctx, id)
 	if err != nil {
 		return err
@@ -481,11 +489,17 @@ func (bld *Builder) workdir(ctx context.Context, st *stage, cfg dockerspec.Docke
 	return nil
 }
 
-// discardQuiet removes a container that ran nothing (COPY, WORKDIR).
+// discardQuiet removes a container that ran nothing (COPY, WORKDIR), in
+// the background.
 func (bld *Builder) discardQuiet(ctx context.Context, id string) {
-	if id != "" {
-		bld.b.Remove(context.WithoutCancel(ctx), id)
+	if id == "" {
+		return
 	}
+	bld.removals.Add(1)
+	go func() {
+		defer bld.removals.Done()
+		bld.b.Remove(context.WithoutCancel(ctx), id)
+	}()
 }
 
 func isHeredocOnly(s string) bool {

@@ -299,7 +299,7 @@ func (b *buildBackend) Mount(ctx context.Context, img string, fn func(root strin
 
 func (b *buildBackend) Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, h builder.History, key digest.Digest) (builder.Image, error) {
 	t0 := time.Now()
-	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Parent: parent, Key: container, Config: cfg, CreatedBy: h.CreatedBy, Author: h.Author, CacheKey: key})
+	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Parent: parent, Key: container, Config: cfg, CreatedBy: h.CreatedBy, Author: h.Author, CacheKey: key, TakeSnapshot: h.Discard})
 	if err != nil {
 		return builder.Image{}, err
 	}
@@ -330,6 +330,11 @@ func (b *buildBackend) Tag(ctx context.Context, id, ref string) error {
 	}
 	n = reference.TagNameOnly(n)
 	old, oldErr := b.d.images.Get(ctx, n.String())
+	if oldErr == nil && old.ID.String() == id {
+		// already so: a cached rebuild writes nothing
+		b.d.imageEvent(ctx, events.ActionTag, id, reference.FamiliarString(n))
+		return nil
+	}
 	if err := b.d.images.Tag(ctx, id, n.String()); err != nil {
 		return err
 	}

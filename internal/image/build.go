@@ -51,6 +51,11 @@ type BuildStep struct {
 	CacheKey digest.Digest
 	// Created is the image's creation time; zero is now.
 	Created time.Time
+	// TakeSnapshot lets CommitStep commit the snapshot Key itself as the
+	// new layer's (it is gone afterwards), instead of unpacking the new
+	// layer blob into a snapshot of its own: for a step whose container
+	// is removed anyway.
+	TakeSnapshot bool
 }
 
 // CommitStep makes the image of one build step: the parent's layers plus
@@ -97,8 +102,17 @@ func (s *Store) CommitStep(ctx context.Context, st BuildStep) (Image, error) {
 			layers = append(layers, layer)
 			chain := identity.ChainID(slices.Clone(diffIDs))
 			if _, err := s.sn.Stat(ctx, chain.String()); errdefs.IsNotFound(err) {
-				if err := s.applyLayer(ctx, layer, diffID, chain.String(), parent.ChainID.String(), nil); err != nil {
-					return Image{}, fmt.Errorf("commit %s: unpack the new layer: %w", st.Key, err)
+				// The upper directory the diff was written from is the
+				// layer's tree, whiteouts and all: committing it saves
+				// unpacking the blob again.
+				err = errdefs.ErrNotImplemented
+				if st.TakeSnapshot {
+					err = s.sn.Commit(ctx, chain.String(), st.Key, nil)
+				}
+				if err != nil && !errdefs.IsAlreadyExists(err) {
+					if err := s.applyLayer(ctx, layer, diffID, chain.String(), parent.ChainID.String(), nil); err != nil {
+						return Image{}, fmt.Errorf("commit %s: unpack the new layer: %w", st.Key, err)
+					}
 				}
 			} else if err != nil {
 				return Image{}, err
