@@ -222,3 +222,33 @@ func TestCopyThroughSymlinkedDir(t *testing.T) {
 	entries, _ := os.ReadDir(outside)
 	assert.Check(t, is.Len(entries, 0), "nothing written outside root")
 }
+
+func TestResolveSourcesGlob(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.txt", "b.txt", "c.md", "sub/d.txt"} {
+		assert.NilError(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755))
+		assert.NilError(t, os.WriteFile(filepath.Join(dir, f), []byte(f), 0o644))
+	}
+	names := func(srcs []source) []string {
+		var out []string
+		for _, s := range srcs {
+			rel, _ := filepath.Rel(dir, s.abs)
+			out = append(out, rel)
+		}
+		return out
+	}
+	got, err := resolveSources(dir, "*.txt", true)
+	assert.NilError(t, err)
+	assert.Check(t, is.DeepEqual(names(got), []string{"a.txt", "b.txt"}))
+	got, err = resolveSources(dir, "sub/*", true)
+	assert.NilError(t, err)
+	assert.Check(t, is.DeepEqual(names(got), []string{"sub/d.txt"}))
+	got, err = resolveSources(dir, "/c.md", true)
+	assert.NilError(t, err)
+	assert.Check(t, is.DeepEqual(names(got), []string{"c.md"}))
+	got, err = resolveSources(dir, "*.none", true)
+	assert.NilError(t, err)
+	assert.Check(t, is.Len(got, 0))
+	_, err = resolveSources(dir, "missing", true)
+	assert.Check(t, is.ErrorContains(err, "file not found in build context or excluded by .dockerignore: stat missing: file does not exist"))
+}
