@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/berth-project/berth/internal/cli/command"
+	"github.com/berth-project/berth/internal/cli/command/builder"
 	"github.com/berth-project/berth/internal/cli/command/container"
 	"github.com/berth-project/berth/internal/cli/command/image"
 	"github.com/berth-project/berth/internal/cli/command/network"
@@ -97,6 +98,7 @@ func NewRootCommand(cli *command.Cli) *cobra.Command {
 	root.AddCommand(
 		volume.NewVolumeCommand(cli),
 		network.NewNetworkCommand(cli),
+		builder.NewBuilderCommand(cli),
 		system.NewEventsCommand(cli),
 		registry.NewLoginCommand(cli),
 		registry.NewLogoutCommand(cli),

@@ -165,7 +165,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}
 	}
 	d.server = server.New(server.Config{Version: Version, Log: d.log.With("component", "api")},
-		system.New(d), container.New(d), newImageRouter(d), network.New(d), volume.New(d))
+		system.New(d), container.New(d), newImageRouter(d), network.New(d), volume.New(d), newBuildRouter(d))
 	errc := make(chan error, len(d.cfg.Hosts))
 	for _, h := range d.cfg.Hosts {
 		ln, err := server.Listen(h, tlsConfig)

@@ -231,7 +231,7 @@ func (b imageBackend) ImageList(ctx context.Context, all bool, f httputils.Filte
 	sizes := map[string]int64{}
 	out := []imagetypes.Summary{}
 	for _, img := range imgs {
-		if flt.match(img) {
+		if flt.match(img) && (all || !img.Intermediate) {
 			out = append(out, d.summarize(ctx, img, int64(len(use[img.ID.String()])), sizes))
 		}
 	}
@@ -246,12 +246,18 @@ func (b imageBackend) ImageInspect(ctx context.Context, ref string) (*imagetypes
 		return nil, err
 	}
 	cfg := img.Config
+	// Healthcheck, Shell and OnBuild are Docker's extensions of the
+	// config, which img.Config has no fields for.
+	full := &dockerspec.DockerOCIImageConfig{ImageConfig: cfg.Config}
+	if dc, err := d.images.DockerConfig(ctx, img.ID); err == nil {
+		full = &dc.Config
+	}
 	resp := &imagetypes.InspectResponse{
 		ID:           img.ID.String(),
 		RepoTags:     familiar(img.RepoTags),
 		RepoDigests:  familiar(img.RepoDigests),
 		Author:       cfg.Author,
-		Config:       &dockerspec.DockerOCIImageConfig{ImageConfig: cfg.Config},
+		Config:       full,
 		Architecture: cfg.Architecture,
 		Variant:      cfg.Variant,
 		Os:           cfg.OS,

@@ -173,7 +173,7 @@ func (b imageBackend) ImagePrune(ctx context.Context, f httputils.Filters) (*ima
 	use := d.containerUse()
 	rep := &imagetypes.PruneReport{}
 	for _, img := range imgs {
-		if (onlyDangling && !dangling(img)) || len(use[img.ID.String()]) > 0 || !flt.match(img) {
+		if (onlyDangling && !dangling(img)) || img.Intermediate || len(use[img.ID.String()]) > 0 || !flt.match(img) {
 			continue
 		}
 		removed, err := d.images.Remove(ctx, img.ID.String(), true)

@@ -25,6 +25,13 @@
 // "moby-dangling@<target digest>", as Docker's containerd store does,
 // until it is removed or pruned.
 //
+// The builder's cache keeps records too: "berth-build-cache@<cache key>"
+// points at the manifest of the image a build step made (see
+// CommitStep). They keep the images of the steps from GC across restarts;
+// an image named only by them is intermediate (List sets
+// Image.Intermediate; `images` shows it with -a only) and
+// PruneBuildCache deletes them all.
+//
 // Layers are unpacked once, into committed snapshots (package snapshot)
 // keyed by chain ID (image-spec identity: chainID(L1) = diffID(L1),
 // chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln))), and shared by

@@ -57,6 +57,9 @@ type Image struct {
 	// ChainID names the committed snapshot of the top layer; "" for an
 	// image without layers.
 	ChainID digest.Digest
+	// Intermediate is set for an image that only the build cache names
+	// (see CommitStep): `images` shows it with -a only, as Docker does.
+	Intermediate bool
 }
 
 // Store is the image store. It is safe for concurrent use; one process
@@ -131,6 +134,7 @@ func (s *Store) List(ctx context.Context) ([]Image, error) {
 	}
 	byID := map[digest.Digest]*Image{}
 	var ids []digest.Digest
+	named := map[digest.Digest]bool{}
 	for _, rec := range recs {
 		r, err := s.resolve(ctx, rec.Target)
 		if err != nil {
@@ -141,6 +145,9 @@ func (s *Store) List(ctx context.Context) ([]Image, error) {
 			img = newImage(rec.Target, r)
 			byID[img.ID] = img
 			ids = append(ids, img.ID)
+		}
+		if !strings.HasPrefix(rec.Name, cachePrefix) {
+			named[img.ID] = true
 		}
 		switch kind, _ := nameKind(rec.Name); kind {
 		case kindTag:
@@ -155,6 +162,7 @@ func (s *Store) List(ctx context.Context) ([]Image, error) {
 	slices.Sort(ids)
 	imgs := make([]Image, 0, len(ids))
 	for _, id := range ids {
+		byID[id].Intermediate = !named[id]
 		imgs = append(imgs, *byID[id])
 	}
 	return imgs, nil

@@ -149,10 +149,19 @@ func (d *dockerd) try(args ...string) (string, error) {
 }
 
 func (d *dockerd) tryIn(stdin *os.File, args ...string) (string, error) {
+	return d.tryWith(stdin, nil, args...)
+}
+
+// tryEnv is try with more environment variables.
+func (d *dockerd) tryEnv(env []string, args ...string) (string, error) {
+	return d.tryWith(nil, env, args...)
+}
+
+func (d *dockerd) tryWith(stdin *os.File, env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, dockerCLI, args...)
-	cmd.Env = d.env
+	cmd.Env = append(append([]string{}, d.env...), env...)
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}

@@ -45,7 +45,6 @@ func (r *Router) Routes() []server.Route {
 		{Method: "GET", Path: "/info", Handler: r.info},
 		{Method: "GET", Path: "/events", Handler: r.events},
 		{Method: "GET", Path: "/system/df", Handler: r.df},
-		{Method: "POST", Path: "/build/prune", Handler: r.buildPrune},
 	}
 }
 
@@ -181,10 +180,4 @@ func prefixMatch(vals []string, id string) bool {
 		}
 	}
 	return false
-}
-
-// buildPrune answers /build/prune: the classic builder keeps its cache in
-// images, which image prune removes; there is no separate cache.
-func (r *Router) buildPrune(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
-	return httputils.WriteJSON(w, http.StatusOK, map[string]any{"CachesDeleted": []string{}, "SpaceReclaimed": 0})
 }

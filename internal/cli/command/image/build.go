@@ -5,22 +5,27 @@ package image
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 )
@@ -34,6 +39,15 @@ type BuildOptions struct {
 	NoCache, Pull, Quiet    bool
 	Rm, ForceRm             bool
 	IIDFile                 string
+	Progress                string
+	AddHosts, Ulimits       []string
+	CacheFrom, SecurityOpt  []string
+	CgroupParent            string
+	Memory, MemorySwap      string
+	CPUShares, CPUPeriod    int64
+	CPUQuota                int64
+	CPUSetCPUs, CPUSetMems  string
+	Isolation               string
 }
 
 // NewBuildCommand returns "build" (the classic builder through /build).
@@ -52,7 +66,37 @@ func NewBuildCommand(cli *command.Cli) *cobra.Command {
 				Tags: opts.Tags, Dockerfile: opts.Dockerfile, Target: opts.Target, NoCache: opts.NoCache,
 				PullParent: opts.Pull, SuppressOutput: opts.Quiet, Remove: opts.Rm, ForceRemove: opts.ForceRm,
 				NetworkMode: opts.Network, Version: build.BuilderV1, BuildArgs: map[string]*string{},
-				Labels: map[string]string{},
+				Labels: map[string]string{}, ExtraHosts: opts.AddHosts, CacheFrom: opts.CacheFrom,
+				SecurityOpt: opts.SecurityOpt, CgroupParent: opts.CgroupParent, CPUShares: opts.CPUShares,
+				CPUPeriod: opts.CPUPeriod, CPUQuota: opts.CPUQuota, CPUSetCPUs: opts.CPUSetCPUs,
+				CPUSetMems: opts.CPUSetMems, Isolation: container.Isolation(opts.Isolation),
+			}
+			switch opts.Progress {
+			case "auto", "plain", "tty":
+			case "quiet":
+				opts.Quiet = true
+				bo.SuppressOutput = true
+			default:
+				return fmt.Errorf("invalid progress mode %q: use auto, plain, tty or quiet", opts.Progress)
+			}
+			if opts.Memory != "" {
+				if bo.Memory, err = units.RAMInBytes(opts.Memory); err != nil {
+					return fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: %v", opts.Memory, err)
+				}
+			}
+			if opts.MemorySwap != "" {
+				if opts.MemorySwap == "-1" {
+					bo.MemorySwap = -1
+				} else if bo.MemorySwap, err = units.RAMInBytes(opts.MemorySwap); err != nil {
+					return fmt.Errorf("invalid argument %q for \"--memory-swap\" flag: %v", opts.MemorySwap, err)
+				}
+			}
+			for _, u := range opts.Ulimits {
+				ul, err := units.ParseUlimit(u)
+				if err != nil {
+					return fmt.Errorf("invalid argument %q for \"--ulimit\" flag: %v", u, err)
+				}
+				bo.Ulimits = append(bo.Ulimits, &container.Ulimit{Name: ul.Name, Hard: ul.Hard, Soft: ul.Soft})
 			}
 			for _, a := range opts.BuildArgs {
 				k, v, ok := strings.Cut(a, "=")
@@ -90,8 +134,13 @@ func NewBuildCommand(cli *command.Cli) *cobra.Command {
 				if !st.IsDir() {
 					return fmt.Errorf("unable to prepare context: context must be a directory: %s", src)
 				}
+				dockerfile, extra, err := dockerfileIn(src, opts.Dockerfile)
+				if err != nil {
+					return err
+				}
+				bo.Dockerfile = dockerfile
 				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(tarContext(pw, src)) }()
+				go func() { pw.CloseWithError(tarContext(pw, src, dockerfile, extra)) }()
 				body = pr
 				if !opts.Quiet {
 					fmt.Fprintln(cli.Out(), "Sending build context to Docker daemon")
@@ -117,7 +166,24 @@ func NewBuildCommand(cli *command.Cli) *cobra.Command {
 				out = &quietOut
 			}
 			fd, tty := term.GetFdInfo(out)
-			if err := jsonmessage.DisplayJSONMessagesStream(res.Body, out, fd, tty, aux); err != nil {
+			if opts.Progress == "plain" {
+				tty = false
+			}
+			if tty || opts.Progress == "tty" {
+				err = displaySteps(res.Body, out, aux)
+			} else {
+				err = jsonmessage.DisplayJSONMessagesStream(res.Body, out, fd, false, aux)
+			}
+			var jerr *jsonstream.Error
+			if errors.As(err, &jerr) {
+				// docker exits with the failing RUN's code
+				code := jerr.Code
+				if code == 0 {
+					code = 1
+				}
+				return command.StatusError{Status: jerr.Message, StatusCode: code}
+			}
+			if err != nil {
 				return err
 			}
 			if opts.Quiet {
@@ -144,60 +210,85 @@ func NewBuildCommand(cli *command.Cli) *cobra.Command {
 	fs.BoolVar(&opts.Rm, "rm", true, "Remove intermediate containers after a successful build")
 	fs.BoolVar(&opts.ForceRm, "force-rm", false, "Always remove intermediate containers")
 	fs.StringVar(&opts.IIDFile, "iidfile", "", "Write the image ID to the file")
+	fs.StringVar(&opts.Progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
+	fs.StringSliceVar(&opts.AddHosts, "add-host", nil, "Add a custom host-to-IP mapping (\"host:ip\")")
+	fs.StringArrayVar(&opts.Ulimits, "ulimit", nil, "Ulimit options")
+	fs.StringSliceVar(&opts.CacheFrom, "cache-from", nil, "Images to consider as cache sources")
+	fs.StringSliceVar(&opts.SecurityOpt, "security-opt", nil, "Security options")
+	fs.StringVar(&opts.CgroupParent, "cgroup-parent", "", `Set the parent cgroup for the "RUN" instructions during build`)
+	fs.StringVarP(&opts.Memory, "memory", "m", "", "Memory limit")
+	fs.StringVar(&opts.MemorySwap, "memory-swap", "", `Swap limit equal to memory plus swap: -1 to enable unlimited swap`)
+	fs.Int64VarP(&opts.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fs.Int64Var(&opts.CPUPeriod, "cpu-period", 0, "Limit the CPU CFS (Completely Fair Scheduler) period")
+	fs.Int64Var(&opts.CPUQuota, "cpu-quota", 0, "Limit the CPU CFS (Completely Fair Scheduler) quota")
+	fs.StringVar(&opts.CPUSetCPUs, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fs.StringVar(&opts.CPUSetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
+	fs.StringVar(&opts.Isolation, "isolation", "", "Container isolation technology")
 	return cmd
 }
 
-// readIgnore reads .dockerignore: one pattern a line, "#" comments, "!"
-// re-includes.
-func readIgnore(dir string) []string {
+// readIgnore reads .dockerignore with Docker's rules (moby/patternmatcher
+// ignorefile): comments, "!" exceptions, cleaned paths.
+func readIgnore(dir string) (*patternmatcher.PatternMatcher, error) {
 	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	defer f.Close()
-	var pats []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		neg := strings.HasPrefix(l, "!")
-		l = path.Clean(strings.TrimPrefix(strings.TrimPrefix(l, "!"), "/"))
-		if neg {
-			l = "!" + l
-		}
-		pats = append(pats, l)
+	pats, err := ignorefile.ReadAll(f)
+	if err != nil || len(pats) == 0 {
+		return nil, err
 	}
-	return pats
+	return patternmatcher.New(pats)
 }
 
-// ignored applies the patterns in order; the last match wins. A pattern
-// matching a directory excludes everything below it.
-func ignored(pats []string, rel string) bool {
-	excluded := false
-	for _, p := range pats {
-		neg := strings.HasPrefix(p, "!")
-		p = strings.TrimPrefix(p, "!")
-		match := false
-		for q := rel; q != "." && q != "/" && q != ""; q = path.Dir(q) {
-			if ok, _ := path.Match(p, q); ok {
-				match = true
-				break
-			}
-		}
-		if match {
-			excluded = !neg
-		}
+// dockerfileIn says where -f's Dockerfile is in the context, as the
+// docker CLI does: a relative path is taken from the current directory; a
+// Dockerfile outside the
+// context is sent inside it under a name of its own (extra).
+func dockerfileIn(ctxDir, given string) (name string, extra []byte, err error) {
+	if given == "" {
+		return "Dockerfile", nil, nil
 	}
-	return excluded
+	if given == "-" {
+		return "", nil, errors.New("reading the Dockerfile from stdin with a context directory is not supported")
+	}
+	absCtx, err := filepath.Abs(ctxDir)
+	if err != nil {
+		return "", nil, err
+	}
+	abs, err := filepath.Abs(given)
+	if err != nil {
+		return "", nil, err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", nil, fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: %w", err)
+	}
+	if c, err := filepath.EvalSymlinks(absCtx); err == nil {
+		absCtx = c
+	}
+	if rel, err := filepath.Rel(absCtx, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return filepath.ToSlash(rel), nil, nil
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return "", nil, fmt.Errorf("unable to prepare context: %w", err)
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	return ".dockerfile." + hex.EncodeToString(b), data, nil
 }
 
-// tarContext writes the build context directory as a tar stream.
-func tarContext(w io.Writer, dir string) error {
-	pats := readIgnore(dir)
+// tarContext writes the build context directory as a tar stream, with
+// .dockerignore applied (the Dockerfile and .dockerignore always go), and
+// a Dockerfile from outside the context (extra) under the name dockerfile.
+func tarContext(w io.Writer, dir, dockerfile string, extra []byte) error {
+	pm, err := readIgnore(dir)
+	if err != nil {
+		return fmt.Errorf("read .dockerignore: %w", err)
+	}
 	tw := tar.NewWriter(w)
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
@@ -206,11 +297,22 @@ func tarContext(w io.Writer, dir string) error {
 		if rel == "." {
 			return nil
 		}
-		if ignored(pats, rel) && rel != "Dockerfile" && rel != ".dockerignore" {
-			if fi.IsDir() {
-				return filepath.SkipDir
+		if pm != nil && rel != dockerfile && rel != ".dockerignore" {
+			excluded, err := pm.MatchesOrParentMatches(rel)
+			if err != nil {
+				return err
 			}
-			return nil
+			if excluded {
+				if fi.IsDir() && !pm.Exclusions() {
+					return filepath.SkipDir
+				}
+				if !fi.IsDir() {
+					return nil
+				}
+				// a directory an exception may reach into: walk it, but
+				// send no entry for it
+				return nil
+			}
 		}
 		link := ""
 		if fi.Mode()&os.ModeSymlink != 0 {
@@ -243,6 +345,15 @@ func tarContext(w io.Writer, dir string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if extra != nil {
+		h := &tar.Header{Name: dockerfile, Mode: 0o644, Size: int64(len(extra)), Typeflag: tar.TypeReg, ModTime: time.Now()}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(extra); err != nil {
+			return err
+		}
 	}
 	return tw.Close()
 }
