@@ -40,6 +40,7 @@ import (
 	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
+	bnet "github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/version"
 )
@@ -56,6 +57,7 @@ type Daemon struct {
 	mon     *monitor.Client
 	store   *ctr.Store
 	events  *events.Bus
+	net     *bnet.Manager
 	started time.Time
 	// initPath is the berth binary, bind-mounted for `run --init`.
 	initPath string
@@ -102,6 +104,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
 	d.images = images
+	if err := d.openNetworks(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		d.Close()
@@ -224,6 +230,7 @@ func (d *Daemon) Close() error {
 	if d.images != nil {
 		d.images.Close()
 	}
+	d.closeNetworks()
 	os.Remove(d.cfg.Pidfile)
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 
 	ctr "github.com/berth-project/berth/internal/container"
@@ -57,10 +56,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string, size bool) (*
 		HostConfig:     c.HostConfig,
 		Mounts:         []containertypes.MountPoint{},
 		Config:         c.Config,
-		NetworkSettings: &containertypes.NetworkSettings{
-			SandboxKey: "",
-			Networks:   map[string]*network.EndpointSettings{},
-		},
+		NetworkSettings: d.networkSettings(c),
 	}
 	if mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID); err == nil {
 		if upper, lower, err := snapshot.DiffDirs(mounts); err == nil {

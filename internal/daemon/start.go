@@ -95,9 +95,15 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 			return fmt.Errorf("mount the container's filesystem: %w", err)
 		}
 	}
+	ns, err := d.setupNetwork(c)
+	if err != nil {
+		return err
+	}
+	defer ns.close() // before the deferred cleanup above
 	// The image's defaults were merged into c.Config at create: the spec
 	// needs nothing more from the image store.
 	spec, err := oci.Spec(oci.Input{
+		NetNSPath:      ns.nsPath(),
 		ID:             c.ID,
 		Config:         c.Config,
 		Host:           c.HostConfig,
@@ -141,6 +147,9 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		return err
 	}
 	d.attachPending(c.ID)
+	if err := ns.wait(); err != nil {
+		return err
+	}
 	if err := d.rt.Start(c.ID); err != nil {
 		return err
 	}
@@ -294,6 +303,7 @@ func (d *Daemon) cleanupRun(c *ctr.Container) {
 		return
 	}
 	d.stopHealthcheck(c)
+	d.net.Stop(c.ID)
 	// The runtime removes the cgroup it recorded; one it never recorded (a
 	// create killed before it saved its state) is removed by its path.
 	_, loadErr := d.rt.Load(c.ID)
