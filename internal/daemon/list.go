@@ -127,17 +127,17 @@ func (d *Daemon) summary(c *ctr.Container, all bool, before, since time.Time, f 
 		cmd += " " + strings.Join(c.Args, " ")
 	}
 	s := containertypes.Summary{
-		ID:      c.ID,
-		Names:   []string{c.Name},
-		Image:   c.ImageRef,
-		ImageID: c.Image,
-		Command: cmd,
-		Created: c.Created.Unix(),
-		Ports:   portSummaries(ports),
-		Labels:  c.Config.Labels,
-		State:   containertypes.ContainerState(st),
-		Status:  statusText(c),
-		Mounts:  []containertypes.MountPoint{},
+		ID:              c.ID,
+		Names:           []string{c.Name},
+		Image:           c.ImageRef,
+		ImageID:         c.Image,
+		Command:         cmd,
+		Created:         c.Created.Unix(),
+		Ports:           portSummaries(ports),
+		Labels:          c.Config.Labels,
+		State:           containertypes.ContainerState(st),
+		Status:          statusText(c),
+		Mounts:          []containertypes.MountPoint{},
 		NetworkSettings: &containertypes.NetworkSettingsSummary{Networks: nets},
 	}
 	s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)

@@ -44,7 +44,7 @@ type Endpoint struct {
 	ContainerID string
 	// Name is the container's name without "/".
 	Name     string
-	Aliases  []string `json:",omitempty"`
+	Aliases  []string   `json:",omitempty"`
 	StaticIP netip.Addr `json:",omitzero"`
 	IP       netip.Addr `json:",omitzero"`
 	MAC      string     `json:",omitempty"`
