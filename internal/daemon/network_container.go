@@ -97,16 +97,9 @@ func (d *Daemon) checkNetworkMode(hc *containertypes.HostConfig, nc *network.Net
 		}
 		return nil
 	}
-	if _, err := d.net.Get(primary); err != nil {
-		return err
-	}
-	if nc != nil {
-		for name := range nc.EndpointsConfig {
-			if _, err := d.net.Get(name); err != nil {
-				return err
-			}
-		}
-	}
+	// An unknown network is an error of start, as Docker has it: a 404
+	// from create would make the docker CLI try to pull the image.
+	_ = primary
 	_, err := portMappings(hc, nil)
 	return err
 }
@@ -126,6 +119,9 @@ func (d *Daemon) recordEndpoints(c *ctr.Container, nc *network.NetworkingConfig)
 		if n, _ := d.net.Get(name); n.Name != "" && !slices.ContainsFunc(names, func(x string) bool { p, _ := d.net.Get(x); return p.ID == n.ID }) {
 			names = append(names, name)
 		}
+	}
+	if _, err := d.net.Get(primary); err != nil {
+		names = names[1:] // found at start, or made by then
 	}
 	for _, name := range names {
 		ec := bnet.EndpointConfig{}
@@ -225,11 +221,21 @@ type netSetup struct {
 // container: it makes the namespace at once (its path goes in the spec)
 // and plugs the veths and ports in on another goroutine; wait collects
 // the result before the container's process runs. nil for the modes
-// without a namespace of their own to wire (none, host, container:).
+// without a namespace of their own (host, container:).
 func (d *Daemon) setupNetwork(c *ctr.Container) (*netSetup, error) {
 	primary, own := primaryNetwork(c.HostConfig)
-	if !own {
+	if !own && !c.HostConfig.NetworkMode.IsNone() {
 		return nil, nil
+	}
+	if !own {
+		// none: a namespace with loopback up, as Docker's
+		fd, h, err := bnet.NewNetNS()
+		if err != nil {
+			return nil, err
+		}
+		s := &netSetup{fd: fd, h: h, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), done: make(chan error, 1)}
+		s.done <- nil
+		return s, nil
 	}
 	ports, err := portMappings(c.HostConfig, c.Config)
 	if err != nil {
@@ -241,7 +247,7 @@ func (d *Daemon) setupNetwork(c *ctr.Container) (*netSetup, error) {
 	}
 	s := &netSetup{fd: fd, h: h, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), done: make(chan error, 1)}
 	go func() {
-		err := d.net.Start(c.ID, fd, h, primary, ports)
+		err := d.net.Start(c.ID, c.ShortName(), fd, h, primary, ports)
 		if err == nil {
 			err = d.writeHosts(c)
 		}

@@ -159,7 +159,7 @@ func hostRoutes() []netip.Prefix {
 			continue // the default route collides with nothing
 		}
 		ones, _ := r.Dst.Mask.Size()
-		if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok {
+		if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok && ones > 0 {
 			out = append(out, netip.PrefixFrom(a, ones).Masked())
 		}
 	}

@@ -114,7 +114,7 @@ func (m *Manager) Endpoints(cid string) []Attached {
 // (primary) one's gateway as default route, and its published ports on
 // the primary network. ports with HostPort 0 get a free port. On failure
 // nothing is left.
-func (m *Manager) Start(cid string, nsfd int, h *netlink.Handle, primary string, ports []PortMapping) (retErr error) {
+func (m *Manager) Start(cid, name string, nsfd int, h *netlink.Handle, primary string, ports []PortMapping) (retErr error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer func() {
@@ -133,7 +133,10 @@ func (m *Manager) Start(cid string, nsfd int, h *netlink.Handle, primary string,
 		}
 	}
 	if p.Endpoints[cid] == nil {
-		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("container %s is not connected to network %s", cid, p.Name))
+		// the network was made after the container
+		if err := m.addEndpoint(p, cid, name, EndpointConfig{}); err != nil {
+			return err
+		}
 	}
 	for i, n := range nets {
 		ep := n.Endpoints[cid]

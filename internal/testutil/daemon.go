@@ -226,7 +226,7 @@ func FreeSubnet() netip.Prefix {
 				continue
 			}
 			ones, _ := r.Dst.Mask.Size()
-			if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok && netip.PrefixFrom(a, ones).Masked().Overlaps(p) {
+			if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok && ones > 0 && netip.PrefixFrom(a, ones).Masked().Overlaps(p) {
 				free = false
 			}
 		}
