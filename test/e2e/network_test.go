@@ -110,7 +110,9 @@ func TestNetworkUserDefinedDNSAndIsolation(t *testing.T) {
 	// network inspect lists the running container
 	var nets []struct {
 		Containers map[string]struct{ Name, IPv4Address string }
-		IPAM       struct{ Config []struct{ Subnet, Gateway string } }
+		IPAM       struct {
+			Config []struct{ Subnet, Gateway string }
+		}
 	}
 	assert.NilError(t, json.Unmarshal([]byte(okOn(t, d, "network", "inspect", "tn-front")), &nets))
 	assert.Equal(t, nets[0].Containers[id].Name, "tn-web")
