@@ -36,6 +36,7 @@ bench: deps build
 	$(GO) run ./test/bench/runtime
 	$(GO) run ./test/bench/images
 	$(GO) run ./test/bench/daemon
+	$(GO) run ./test/bench/network
 
 # Runs a busybox container with berth's runtime; installs busybox-static
 # if it is missing.
