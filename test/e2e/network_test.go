@@ -42,8 +42,14 @@ func newNetwork(t *testing.T, d *testutil.Daemon, name string, extra ...string) 
 // moment (the server in the container may still be starting).
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
+	return httpGetWithin(t, url, 3*time.Second)
+}
+
+// httpGetWithin is httpGet retrying for at most d.
+func httpGetWithin(t *testing.T, url string, d time.Duration) string {
+	t.Helper()
 	c := http.Client{Timeout: 3 * time.Second}
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(d)
 	for {
 		resp, err := c.Get(url)
 		if err == nil {
@@ -120,6 +126,15 @@ func TestNetworkUserDefinedDNSAndIsolation(t *testing.T) {
 	assert.Equal(t, nets[0].IPAM.Config[0].Subnet, n1.String())
 	ls := okOn(t, d, "network", "ls", "--filter", "name=tn-", "--format", "{{.Name}} {{.Driver}}")
 	assert.Equal(t, ls, "tn-back bridge\ntn-front bridge")
+
+	// prune removes the networks no container is on, and only those
+	newNetwork(t, d, "tn-unused")
+	okOn(t, d, "rm", "-f", "tn-other")
+	pruned := okOn(t, d, "network", "prune", "-f")
+	assert.Assert(t, is.Contains(pruned, "tn-unused"))
+	assert.Assert(t, is.Contains(pruned, "tn-back"))
+	assert.Assert(t, !strings.Contains(pruned, "tn-front"), pruned)
+	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "name=tn-", "--format", "{{.Name}}"), "tn-front")
 }
 
 func TestNetworkInternal(t *testing.T) {
@@ -149,8 +164,10 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	rmOnCleanup(t, "tn-pweb", "tn-prand")
 	port := freeTCPPort(t)
 	okOn(t, d, "run", "-d", "--name", "tn-pweb", "--hostname", "pweb", "-p", fmt.Sprintf("%d:80", port), "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
-	// answers right away, on 127.0.0.1 and on the bridge's address
-	assert.Equal(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", port)), "pweb")
+	// answers right away (the rules are in place before the container's
+	// process starts; the retries only give httpd time to listen), on
+	// 127.0.0.1 and on the bridge's address
+	assert.Equal(t, httpGetWithin(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", port), 300*time.Millisecond), "pweb")
 	assert.Equal(t, httpGet(t, fmt.Sprintf("http://%s:%d/hostname", gateway(d), port)), "pweb")
 	// hairpin: a container on the same bridge through the host port, and
 	// one on another network through it
