@@ -19,6 +19,8 @@ import (
 // resolvers.
 type dnsServer struct {
 	udp, tcp *dns.Server
+	pc       net.PacketConn
+	ln       net.Listener
 }
 
 // resolver answers a name on a network: ok false means "not ours".
@@ -35,15 +37,19 @@ func startDNS(addr netip.Addr, lookup resolver, upstream []string) (*dnsServer, 
 		pc.Close()
 		return nil, err
 	}
-	s := &dnsServer{udp: &dns.Server{PacketConn: pc, Handler: h}, tcp: &dns.Server{Listener: ln, Handler: h}}
+	s := &dnsServer{udp: &dns.Server{PacketConn: pc, Handler: h}, tcp: &dns.Server{Listener: ln, Handler: h}, pc: pc, ln: ln}
 	go s.udp.ActivateAndServe()
 	go s.tcp.ActivateAndServe()
 	return s, nil
 }
 
+// stop closes the sockets, which ends the serving goroutines (a
+// Shutdown right after the start could find the server not started yet
+// and leave it running). It does not wait for handlers, which may be
+// waiting for the Manager's lock that the caller holds.
 func (s *dnsServer) stop() {
-	s.udp.Shutdown()
-	s.tcp.Shutdown()
+	s.pc.Close()
+	s.ln.Close()
 }
 
 func serveDNS(w dns.ResponseWriter, q *dns.Msg, lookup resolver, upstream []string) {
