@@ -419,7 +419,16 @@ func TestNetworkCrash(t *testing.T) {
 
 	d.Kill()
 	time.Sleep(1500 * time.Millisecond) // "gone" exits while the daemon is away
+	// what a crash in the middle of wiring could leave: a veth on the
+	// bridge that no container owns, a rule for no container
+	stale := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "veth" + d.Bridge[2:], MasterIndex: bridgeIndex(t, d.Bridge)}, PeerName: "stale" + d.Bridge[2:]}
+	assert.NilError(t, netlink.LinkAdd(stale))
+	t.Cleanup(func() { netlink.LinkDel(stale) })
+	addStaleRule(t, d)
+	assert.Equal(t, leftovers(t, d).Rules, 4)
 	restart(t, d)
+	_, err := netlink.LinkByName(stale.Name)
+	assert.Assert(t, err != nil, "the stale veth is still there")
 
 	assert.Equal(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", pa)), "a1")
 	assert.Equal(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", pb)), "b1")
@@ -439,4 +448,27 @@ func TestNetworkCrash(t *testing.T) {
 	okOn(t, d, "network", "rm", "ca", "cb")
 	eventually(t, "veths to go", func() bool { return len(leftovers(t, d).Veths) == 0 })
 	assert.DeepEqual(t, leftovers(t, d), state{})
+}
+
+func bridgeIndex(t *testing.T, name string) int {
+	t.Helper()
+	l, err := netlink.LinkByName(name)
+	assert.NilError(t, err)
+	return l.Attrs().Index
+}
+
+// addStaleRule copies a DNAT rule of d's table as if a container that no
+// longer exists had left it.
+func addStaleRule(t *testing.T, d *testutil.Daemon) {
+	t.Helper()
+	c, err := nftables.New()
+	assert.NilError(t, err)
+	defer c.CloseLasting()
+	tbl := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: "berth-" + d.Bridge}
+	ch := &nftables.Chain{Name: "ports", Table: tbl}
+	rules, err := c.GetRules(tbl, ch)
+	assert.NilError(t, err)
+	assert.Assert(t, len(rules) > 0)
+	c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: rules[0].Exprs, UserData: []byte("no-such-container")})
+	assert.NilError(t, c.Flush())
 }
