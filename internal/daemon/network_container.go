@@ -124,7 +124,7 @@ func (d *Daemon) recordEndpoints(c *ctr.Container, nc *network.NetworkingConfig)
 		names = names[1:] // found at start, or made by then
 	}
 	for _, name := range names {
-		ec := bnet.EndpointConfig{}
+		ec := bnet.EndpointConfig{DNS: c.HostConfig.DNS}
 		es := cfgs[name]
 		if es == nil && name == "bridge" {
 			es = cfgs["default"]
@@ -247,7 +247,7 @@ func (d *Daemon) setupNetwork(c *ctr.Container) (*netSetup, error) {
 	}
 	s := &netSetup{fd: fd, h: h, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), done: make(chan error, 1)}
 	go func() {
-		err := d.net.Start(c.ID, c.ShortName(), fd, h, primary, ports)
+		err := d.net.Start(c.ID, c.ShortName(), c.HostConfig.DNS, fd, h, primary, ports)
 		if err == nil {
 			err = d.writeHosts(c)
 		}
@@ -364,7 +364,7 @@ func (d *Daemon) writeHostFiles(c *ctr.Container) error {
 	if primary, own := primaryNetwork(c.HostConfig); own {
 		if n, err := d.net.Get(primary); err == nil && !n.Default {
 			// the network's DNS server forwards to the host's resolvers
-			// (or to --dns ones given below it)
+			// or to the container's --dns ones
 			servers = []string{n.Gateway.String()}
 		}
 	}

@@ -26,7 +26,11 @@ type dnsServer struct {
 // resolver answers a name on a network: ok false means "not ours".
 type resolver func(name string) ([]netip.Addr, bool)
 
-func startDNS(addr netip.Addr, lookup resolver, upstream []string) (*dnsServer, error) {
+// forwarders names the resolvers a client's other queries go to: its
+// --dns servers, or the host's.
+type forwarders func(client netip.Addr) []string
+
+func startDNS(addr netip.Addr, lookup resolver, upstream forwarders) (*dnsServer, error) {
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) { serveDNS(w, q, lookup, upstream) })
 	pc, err := net.ListenPacket("udp4", netip.AddrPortFrom(addr, 53).String())
 	if err != nil {
@@ -52,7 +56,7 @@ func (s *dnsServer) stop() {
 	s.ln.Close()
 }
 
-func serveDNS(w dns.ResponseWriter, q *dns.Msg, lookup resolver, upstream []string) {
+func serveDNS(w dns.ResponseWriter, q *dns.Msg, lookup resolver, upstream forwarders) {
 	if len(q.Question) == 1 {
 		qq := q.Question[0]
 		name := strings.ToLower(strings.TrimSuffix(qq.Name, "."))
@@ -74,7 +78,11 @@ func serveDNS(w dns.ResponseWriter, q *dns.Msg, lookup resolver, upstream []stri
 	if c.Net == "udp4" {
 		c.Net = "udp"
 	}
-	for _, u := range upstream {
+	var client netip.Addr
+	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
+		client = ap.Addr().Unmap()
+	}
+	for _, u := range upstream(client) {
 		r, _, err := c.Exchange(q, u)
 		if err == nil {
 			w.WriteMsg(r)

@@ -19,6 +19,7 @@ import (
 type EndpointConfig struct {
 	StaticIP netip.Addr
 	Aliases  []string
+	DNS      []netip.Addr
 }
 
 // AddEndpoint records that container cid (named name) is on network ref.
@@ -53,7 +54,7 @@ func (m *Manager) addEndpoint(n *Network, cid, name string, cfg EndpointConfig) 
 			}
 		}
 	}
-	n.Endpoints[cid] = &Endpoint{ID: newID(), ContainerID: cid, Name: name, StaticIP: cfg.StaticIP, Aliases: cfg.Aliases}
+	n.Endpoints[cid] = &Endpoint{ID: newID(), ContainerID: cid, Name: name, StaticIP: cfg.StaticIP, Aliases: cfg.Aliases, DNS: cfg.DNS}
 	if err := n.save(m.cfg.Dir); err != nil {
 		delete(n.Endpoints, cid)
 		return err
@@ -114,7 +115,7 @@ func (m *Manager) Endpoints(cid string) []Attached {
 // (primary) one's gateway as default route, and its published ports on
 // the primary network. ports with HostPort 0 get a free port. On failure
 // nothing is left.
-func (m *Manager) Start(cid, name string, nsfd int, h *netlink.Handle, primary string, ports []PortMapping) (retErr error) {
+func (m *Manager) Start(cid, name string, dns []netip.Addr, nsfd int, h *netlink.Handle, primary string, ports []PortMapping) (retErr error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer func() {
@@ -134,7 +135,7 @@ func (m *Manager) Start(cid, name string, nsfd int, h *netlink.Handle, primary s
 	}
 	if p.Endpoints[cid] == nil {
 		// the network was made after the container
-		if err := m.addEndpoint(p, cid, name, EndpointConfig{}); err != nil {
+		if err := m.addEndpoint(p, cid, name, EndpointConfig{DNS: dns}); err != nil {
 			return err
 		}
 	}

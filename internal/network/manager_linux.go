@@ -398,7 +398,8 @@ func (m *Manager) startDNS(n *Network) error {
 		return nil
 	}
 	id := n.ID
-	s, err := startDNS(n.Gateway, func(name string) ([]netip.Addr, bool) { return m.resolve(id, name) }, m.upstream)
+	s, err := startDNS(n.Gateway, func(name string) ([]netip.Addr, bool) { return m.resolve(id, name) },
+		func(client netip.Addr) []string { return m.forwarders(id, client) })
 	if err != nil {
 		return fmt.Errorf("DNS server of network %s: %w", n.Name, err)
 	}
@@ -431,6 +432,25 @@ func (m *Manager) resolve(id, name string) ([]netip.Addr, bool) {
 		}
 	}
 	return out, found
+}
+
+// forwarders are the resolvers for the other queries of the container
+// at client on network id: its --dns servers, else the host's.
+func (m *Manager) forwarders(id string, client netip.Addr) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := m.nets[id]; n != nil {
+		for _, ep := range n.Endpoints {
+			if ep.IP == client && len(ep.DNS) > 0 {
+				out := make([]string, 0, len(ep.DNS))
+				for _, a := range ep.DNS {
+					out = append(out, netip.AddrPortFrom(a, 53).String())
+				}
+				return out
+			}
+		}
+	}
+	return m.upstream
 }
 
 // Remove removes a network that no running container uses.

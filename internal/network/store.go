@@ -43,11 +43,14 @@ type Endpoint struct {
 	ID          string
 	ContainerID string
 	// Name is the container's name without "/".
-	Name     string
-	Aliases  []string   `json:",omitempty"`
-	StaticIP netip.Addr `json:",omitzero"`
-	IP       netip.Addr `json:",omitzero"`
-	MAC      string     `json:",omitempty"`
+	Name    string
+	Aliases []string `json:",omitempty"`
+	// DNS are the container's --dns servers, to which the network's DNS
+	// server forwards the names it does not know.
+	DNS      []netip.Addr `json:",omitempty"`
+	StaticIP netip.Addr   `json:",omitzero"`
+	IP       netip.Addr   `json:",omitzero"`
+	MAC      string       `json:",omitempty"`
 	// HostVeth is the host side of the veth pair, IfName the
 	// container's side, while the container runs.
 	HostVeth string `json:",omitempty"`

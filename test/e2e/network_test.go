@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -135,6 +137,32 @@ func TestNetworkUserDefinedDNSAndIsolation(t *testing.T) {
 	assert.Assert(t, is.Contains(pruned, "tn-back"))
 	assert.Assert(t, !strings.Contains(pruned, "tn-front"), pruned)
 	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "name=tn-", "--format", "{{.Name}}"), "tn-front")
+}
+
+// TestNetworkDNSForward: names the network does not know go to the
+// container's --dns server (here one the test runs on a loopback
+// address), through the network's DNS server.
+func TestNetworkDNSForward(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	newNetwork(t, d, "tn-fwd")
+	b := make([]byte, 2)
+	rand.Read(b)
+	addr := fmt.Sprintf("127.53.%d.%d", b[0], b[1]|1)
+	pc, err := net.ListenPacket("udp", addr+":53")
+	assert.NilError(t, err)
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		if q.Question[0].Name == "outside.example." && q.Question[0].Qtype == dns.TypeA {
+			r.Answer = append(r.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(10, 9, 8, 7)})
+		}
+		w.WriteMsg(r)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { pc.Close() })
+	out := okOn(t, d, "run", "--rm", "--network", "tn-fwd", "--dns", addr, "busybox", "nslookup", "-type=a", "outside.example")
+	assert.Assert(t, is.Contains(out, "10.9.8.7"), out)
 }
 
 func TestNetworkInternal(t *testing.T) {
