@@ -139,6 +139,22 @@ func TestNetworkUserDefinedDNSAndIsolation(t *testing.T) {
 	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "name=tn-", "--format", "{{.Name}}"), "tn-front")
 }
 
+func TestNetworkOptions(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	br := "tnbr" + d.Bridge[2:]
+	newNetwork(t, d, "tn-opts", "-o", "com.docker.network.bridge.name="+br, "-o", "com.docker.network.driver.mtu=1400", "--label", "team=net")
+	l, err := netlink.LinkByName(br)
+	assert.NilError(t, err)
+	assert.Equal(t, l.Attrs().MTU, 1400)
+	link := okOn(t, d, "run", "--rm", "--network", "tn-opts", "busybox", "ip", "-o", "link", "show", "eth0")
+	assert.Assert(t, is.Contains(link, "mtu 1400"), link)
+	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "label=team=net", "--format", "{{.Name}}"), "tn-opts")
+	okOn(t, d, "network", "rm", "tn-opts")
+	_, err = netlink.LinkByName(br)
+	assert.Assert(t, err != nil, "bridge %s is still there", br)
+}
+
 // TestNetworkDNSForward: names the network does not know go to the
 // container's --dns server (here one the test runs on a loopback
 // address), through the network's DNS server.
