@@ -66,7 +66,7 @@ func (m *Manager) addEndpoint(n *Network, cid, name string, cfg EndpointConfig) 
 func (m *Manager) RemoveEndpoints(cid string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stop(cid)
+	m.stop(cid, false)
 	for _, n := range m.nets {
 		if n.Endpoints[cid] != nil {
 			delete(n.Endpoints, cid)
@@ -120,7 +120,7 @@ func (m *Manager) Start(cid, name string, dns []netip.Addr, nsfd int, h *netlink
 	defer m.mu.Unlock()
 	defer func() {
 		if retErr != nil {
-			m.stop(cid)
+			m.stop(cid, true)
 		}
 	}()
 	p, err := m.find(primary)
@@ -211,10 +211,12 @@ func (m *Manager) plug(n *Network, ep *Endpoint, nsfd int, h *netlink.Handle, if
 func (m *Manager) Stop(cid string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stop(cid)
+	m.stop(cid, false)
 }
 
-func (m *Manager) stop(cid string) {
+// stop releases cid's run; with now, the veths go before it returns (a
+// failed start must leave nothing), else off the exit path.
+func (m *Manager) stop(cid string, now bool) {
 	hadPorts := false
 	for _, n := range m.nets {
 		ep := n.Endpoints[cid]
@@ -223,9 +225,12 @@ func (m *Manager) stop(cid string) {
 		}
 		hadPorts = hadPorts || len(ep.Ports) > 0
 		// The veth usually went with the container's namespace; one that
-		// is left (a namespace another container shares) goes now, off
-		// the exit path.
-		go unwire(ep.HostVeth)
+		// is left (a namespace another container shares) goes now.
+		if now {
+			unwire(ep.HostVeth)
+		} else {
+			go unwire(ep.HostVeth)
+		}
 		ep.IP, ep.HostVeth, ep.IfName, ep.MAC, ep.Ports = netip.Addr{}, "", "", "", nil
 		n.save(m.cfg.Dir)
 	}
