@@ -142,13 +142,10 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req *network.CreateRequest) 
 	if req.Name == "" {
 		return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage("invalid name: name is empty")
 	}
-	for _, p := range predefinedNetworks {
+	for _, p := range append(predefinedNetworks, struct{ name, driver string }{"bridge", "bridge"}) {
 		if req.Name == p.name {
-			return network.CreateResponse{}, errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("%s is a pre-defined network and cannot be created", req.Name))
+			return network.CreateResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network with name %s already exists", req.Name))
 		}
-	}
-	if req.Name == "bridge" {
-		return network.CreateResponse{}, errdefs.ErrConflict.WithMessage("network with name bridge already exists")
 	}
 	switch req.Driver {
 	case "", "bridge":
