@@ -43,6 +43,7 @@ bench: deps build
 	$(GO) run ./test/bench/daemon
 	$(GO) run ./test/bench/volume
 	$(GO) run ./test/bench/build
+	$(GO) run ./test/bench/network
 
 # Runs a busybox container with berth's runtime; installs busybox-static
 # if it is missing.

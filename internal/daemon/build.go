@@ -91,7 +91,7 @@ func (a buildAPI) Build(ctx context.Context, body io.Reader, opts buildrouter.Op
 	}
 	if opts.NetworkMode != "" && opts.NetworkMode != "default" {
 		hc := &containertypes.HostConfig{NetworkMode: containertypes.NetworkMode(opts.NetworkMode)}
-		if err := checkNetworkMode(hc); err != nil {
+		if err := d.checkNetworkMode(hc, nil); err != nil {
 			return "", err
 		}
 	}

@@ -76,6 +76,10 @@ func Main(args []string) int {
 	f.StringVar(&cfg.LogFormat, "log-format", "text", `Set the logging format ("text"|"json")`)
 	f.StringVar(&cfg.CgroupParent, "cgroup-parent", cfg.CgroupParent, "Set parent cgroup for all containers")
 	f.StringSliceVar(&insecure, "insecure-registry", nil, "Enable insecure registry communication")
+	f.StringVarP(&cfg.Bridge, "bridge", "b", cfg.Bridge, "Attach containers to a network bridge")
+	f.StringVar(&cfg.BIP, "bip", "", "Specify network bridge IP")
+	f.BoolVar(&cfg.IPForward, "ip-forward", true, "Enable net.ipv4.ip_forward")
+	f.BoolVar(&cfg.IPTables, "iptables", true, "Enable addition of nftables rules")
 	f.BoolVar(&cfg.TLS, "tls", false, "Use TLS; implied by --tlsverify")
 	f.BoolVar(&cfg.TLSVerify, "tlsverify", false, "Use TLS and verify the remote")
 	f.StringVar(&cfg.TLSCACert, "tlscacert", "", "Trust certs signed only by this CA")
@@ -118,6 +122,14 @@ func applyFlag(dst, src *config.Config, name string) {
 		dst.LogFormat = src.LogFormat
 	case "cgroup-parent":
 		dst.CgroupParent = src.CgroupParent
+	case "bridge":
+		dst.Bridge = src.Bridge
+	case "bip":
+		dst.BIP = src.BIP
+	case "ip-forward":
+		dst.IPForward = src.IPForward
+	case "iptables":
+		dst.IPTables = src.IPTables
 	case "tls":
 		dst.TLS = src.TLS
 	case "tlsverify":

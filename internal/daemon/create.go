@@ -17,6 +17,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -38,7 +39,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != containertypes.RestartPolicyDisabled {
 		return resp, errdefs.ErrInvalidArgument.WithMessage("can't create 'AutoRemove' container with restart policy")
 	}
-	if err := checkNetworkMode(hc); err != nil {
+	if err := d.checkNetworkMode(hc, req.NetworkingConfig); err != nil {
 		return resp, err
 	}
 	img, err := d.images.Get(ctx, cfg.Image)
@@ -73,6 +74,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 		if retErr != nil {
 			d.undoMounts(c)
 			d.images.Snapshotter().Remove(context.WithoutCancel(ctx), id)
+			d.net.RemoveEndpoints(id)
 			os.RemoveAll(c.Dir)
 			d.store.Delete(c)
 		}
@@ -86,7 +88,10 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if err := d.createMounts(c); err != nil {
 		return resp, err
 	}
-	if err := writeHostFiles(c); err != nil {
+	if err := d.recordEndpoints(c, req.NetworkingConfig); err != nil {
+		return resp, err
+	}
+	if err := d.writeHostFiles(c); err != nil {
 		return resp, err
 	}
 	c.Mu.Lock()
@@ -100,20 +105,6 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	resp.ID = id
 	resp.Warnings = []string{}
 	return resp, nil
-}
-
-// checkNetworkMode accepts the modes that work until networking lands:
-// none, host, container:<id>; "default" and "bridge" become none.
-func checkNetworkMode(hc *containertypes.HostConfig) error {
-	m := string(hc.NetworkMode)
-	switch {
-	case m == "" || m == "default" || m == "bridge":
-		hc.NetworkMode = "none"
-	case m == "none" || m == "host" || strings.HasPrefix(m, "container:"):
-	default:
-		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", m))
-	}
-	return nil
 }
 
 // mergeImageConfig fills what the client left out from the image, as
@@ -156,6 +147,14 @@ func mergeImageConfig(cfg *containertypes.Config, img *ocispec.ImageConfig) {
 	}
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
+	}
+	for p := range img.ExposedPorts {
+		if port, err := network.ParsePort(p); err == nil {
+			if cfg.ExposedPorts == nil {
+				cfg.ExposedPorts = network.PortSet{}
+			}
+			cfg.ExposedPorts[port] = struct{}{}
+		}
 	}
 	if len(img.Volumes) > 0 {
 		if cfg.Volumes == nil {
@@ -209,49 +208,6 @@ func mergeHealthcheck(cfg *containertypes.Config, img *containertypes.HealthConf
 		}
 		cfg.Healthcheck = &h
 	}
-}
-
-// writeHostFiles writes the container's hostname, hosts and resolv.conf.
-// Until networking lands every container has only loopback: the hosts
-// file names it, and resolv.conf is the host's minus loopback resolvers
-// (which the container cannot reach).
-func writeHostFiles(c *ctr.Container) error {
-	hostname := c.Config.Hostname
-	if hostname == "" {
-		hostname = c.ID[:12]
-		if c.HostConfig.NetworkMode == "host" {
-			hostname, _ = os.Hostname()
-		}
-		c.Config.Hostname = hostname
-	}
-	if err := os.WriteFile(c.HostnamePath, []byte(hostname+"\n"), 0o644); err != nil {
-		return err
-	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-	for _, h := range c.HostConfig.ExtraHosts {
-		name, ip, ok := strings.Cut(h, ":")
-		if !ok {
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid argument %q for \"--add-host\" flag", h))
-		}
-		hosts += ip + "\t" + name + "\n"
-	}
-	if err := os.WriteFile(c.HostsPath, []byte(hosts), 0o644); err != nil {
-		return err
-	}
-	var resolv []string
-	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Fields(l)
-			if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
-				continue
-			}
-			resolv = append(resolv, l)
-		}
-	}
-	for _, dns := range c.HostConfig.DNS {
-		resolv = append(resolv, "nameserver "+dns.String())
-	}
-	return os.WriteFile(c.ResolvConfPath, []byte(strings.Join(resolv, "\n")), 0o644)
 }
 
 func (d *Daemon) bundleDir(id string) string {

@@ -42,6 +42,7 @@ import (
 	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
+	bnet "github.com/berth-project/berth/internal/network"
 	"github.com/berth-project/berth/internal/runtime"
 	"github.com/berth-project/berth/internal/version"
 	vol "github.com/berth-project/berth/internal/volume"
@@ -61,6 +62,7 @@ type Daemon struct {
 	vols    *vol.Store
 	mnts    *mountTable
 	events  *events.Bus
+	net     *bnet.Manager
 	started time.Time
 	// initPath is the berth binary, bind-mounted for `run --init`.
 	initPath string
@@ -108,6 +110,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 	}
 	d.images = images
 	if err := d.initVolumes(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.openNetworks(); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -233,6 +239,7 @@ func (d *Daemon) Close() error {
 	if d.images != nil {
 		d.images.Close()
 	}
+	d.closeNetworks()
 	os.Remove(d.cfg.Pidfile)
 	return nil
 }

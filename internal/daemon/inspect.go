@@ -9,7 +9,6 @@ import (
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 
 	ctr "github.com/berth-project/berth/internal/container"
@@ -44,23 +43,20 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string, size bool) (*
 			FinishedAt: timeOrZero(st.FinishedAt),
 			Health:     st.Health,
 		},
-		Image:          c.Image,
-		ResolvConfPath: c.ResolvConfPath,
-		HostnamePath:   c.HostnamePath,
-		HostsPath:      c.HostsPath,
-		LogPath:        c.LogPath,
-		Name:           c.Name,
-		RestartCount:   c.RestartCount,
-		Driver:         "overlayfs",
-		Platform:       "linux",
-		ExecIDs:        d.execIDs(c.ID),
-		HostConfig:     c.HostConfig,
-		Mounts:         d.inspectMounts(c),
-		Config:         c.Config,
-		NetworkSettings: &containertypes.NetworkSettings{
-			SandboxKey: "",
-			Networks:   map[string]*network.EndpointSettings{},
-		},
+		Image:           c.Image,
+		ResolvConfPath:  c.ResolvConfPath,
+		HostnamePath:    c.HostnamePath,
+		HostsPath:       c.HostsPath,
+		LogPath:         c.LogPath,
+		Name:            c.Name,
+		RestartCount:    c.RestartCount,
+		Driver:          "overlayfs",
+		Platform:        "linux",
+		ExecIDs:         d.execIDs(c.ID),
+		HostConfig:      c.HostConfig,
+		Mounts:          d.inspectMounts(c),
+		Config:          c.Config,
+		NetworkSettings: d.networkSettings(c),
 	}
 	if mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID); err == nil {
 		if upper, lower, err := snapshot.DiffDirs(mounts); err == nil {

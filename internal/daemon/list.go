@@ -13,7 +13,6 @@ import (
 	"github.com/containerd/errdefs"
 	units "github.com/docker/go-units"
 	containertypes "github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-project/berth/internal/api/httputils"
 	ctr "github.com/berth-project/berth/internal/container"
@@ -116,31 +115,30 @@ func (d *Daemon) summary(c *ctr.Container, all bool, before, since time.Time, f 
 			return containertypes.Summary{}, false
 		}
 	}
-	if f.Has("network") && !f.Match("network", string(c.HostConfig.NetworkMode)) {
+	nets, ports := d.containerNetworks(c)
+	if !d.psNetworkFilter(c, nets, ports, f["network"], f["publish"], f["expose"]) {
 		return containertypes.Summary{}, false
 	}
-	if f.Has("volume") || f.Has("publish") || f.Has("expose") {
-		return containertypes.Summary{}, false // no volumes or ports yet
+	if f.Has("volume") {
+		return containertypes.Summary{}, false // no volumes yet
 	}
 	cmd := c.Path
 	if len(c.Args) > 0 {
 		cmd += " " + strings.Join(c.Args, " ")
 	}
 	s := containertypes.Summary{
-		ID:      c.ID,
-		Names:   []string{c.Name},
-		Image:   c.ImageRef,
-		ImageID: c.Image,
-		Command: cmd,
-		Created: c.Created.Unix(),
-		Ports:   []containertypes.PortSummary{},
-		Labels:  c.Config.Labels,
-		State:   containertypes.ContainerState(st),
-		Status:  statusText(c),
-		Mounts:  []containertypes.MountPoint{},
-		NetworkSettings: &containertypes.NetworkSettingsSummary{
-			Networks: map[string]*network.EndpointSettings{},
-		},
+		ID:              c.ID,
+		Names:           []string{c.Name},
+		Image:           c.ImageRef,
+		ImageID:         c.Image,
+		Command:         cmd,
+		Created:         c.Created.Unix(),
+		Ports:           portSummaries(ports),
+		Labels:          c.Config.Labels,
+		State:           containertypes.ContainerState(st),
+		Status:          statusText(c),
+		Mounts:          []containertypes.MountPoint{},
+		NetworkSettings: &containertypes.NetworkSettingsSummary{Networks: nets},
 	}
 	s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
 	if c.State.Health != nil {

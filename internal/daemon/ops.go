@@ -278,6 +278,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	c.Save()
 	code := c.State.ExitCode
 	d.cleanupRun(c)
+	d.net.RemoveEndpoints(c.ID)
 	// From here the container is gone for clients: its name is free and
 	// waiters for its removal are answered (`run --rm` returns) while its
 	// files are deleted. A crash before they are leaves the record in
@@ -362,6 +363,7 @@ func (d *Daemon) ContainerRename(ctx context.Context, ref, newName string) error
 	}
 	c.Name = "/" + newName
 	c.Save()
+	d.net.Rename(c.ID, newName)
 	d.publish(c, events.ActionRename, map[string]string{"oldName": old})
 	return nil
 }

@@ -110,6 +110,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 		}
 	}
 	d.cleanOrphans(ctx)
+	d.restoreNetworks()
 	for _, c := range autostart {
 		c.Mu.Lock()
 		if err := d.start(ctx, c); err != nil {
@@ -126,6 +127,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 func (d *Daemon) discard(ctx context.Context, id string) {
 	d.rt.Delete(id, true)
 	d.removeCgroup(id)
+	d.net.RemoveEndpoints(id)
 	snapshot.UnmountAll(filepath.Join(d.bundleDir(id), "rootfs"))
 	os.RemoveAll(d.bundleDir(id))
 	if err := d.images.Snapshotter().Remove(ctx, id); err != nil && !errdefs.IsNotFound(err) {

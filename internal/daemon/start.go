@@ -99,9 +99,15 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err != nil {
 		return err
 	}
+	ns, err := d.setupNetwork(c)
+	if err != nil {
+		return err
+	}
+	defer ns.close() // before the deferred cleanup above
 	// The image's defaults were merged into c.Config at create: the spec
 	// needs nothing more from the image store.
 	spec, err := oci.Spec(oci.Input{
+		NetNSPath:      ns.nsPath(),
 		ID:             c.ID,
 		Config:         c.Config,
 		Host:           c.HostConfig,
@@ -146,6 +152,9 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		return err
 	}
 	d.attachPending(c.ID)
+	if err := ns.wait(); err != nil {
+		return err
+	}
 	if err := d.rt.Start(c.ID); err != nil {
 		return err
 	}
@@ -299,6 +308,7 @@ func (d *Daemon) cleanupRun(c *ctr.Container) {
 		return
 	}
 	d.stopHealthcheck(c)
+	d.net.Stop(c.ID)
 	// The runtime removes the cgroup it recorded; one it never recorded (a
 	// create killed before it saved its state) is removed by its path.
 	_, loadErr := d.rt.Load(c.ID)

@@ -6,8 +6,10 @@ package testutil
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +34,12 @@ type Daemon struct {
 	CgroupParent string
 	// Host is the DOCKER_HOST value for the daemon: "unix://<Sock>".
 	Host string
-	Args []string
+	// Bridge and Subnet are the daemon's own default bridge and its
+	// subnet, a random private /24 free of the host's routes, so that
+	// daemons run side by side (--bridge and --bip).
+	Bridge string
+	Subnet netip.Prefix
+	Args   []string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -53,6 +62,8 @@ func NewDaemon(bin string, extraArgs ...string) (*Daemon, error) {
 		ExecRoot:     filepath.Join(dir, "exec"),
 		Sock:         filepath.Join(dir, "berth.sock"),
 		CgroupParent: "berth-test-" + hex.EncodeToString(b),
+		Bridge:       "bt" + hex.EncodeToString(b)[:7],
+		Subnet:       FreeSubnet(),
 		Args:         extraArgs,
 	}
 	d.Host = "unix://" + d.Sock
@@ -88,6 +99,7 @@ func (d *Daemon) Start() error {
 		"--data-root", d.DataRoot, "--exec-root", d.ExecRoot,
 		"-H", d.Host, "--pidfile", filepath.Join(d.Dir, "berth.pid"),
 		"--cgroup-parent", d.CgroupParent,
+		"--bridge", d.Bridge, "--bip", netip.PrefixFrom(d.Subnet.Addr().Next(), d.Subnet.Bits()).String(),
 		"--config-file", filepath.Join(d.Dir, "daemon.json")}, d.Args...)
 	cmd := exec.Command(d.Bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -170,5 +182,56 @@ func (d *Daemon) Cleanup() {
 	time.Sleep(50 * time.Millisecond)
 	UnmountUnder(d.Dir)
 	RemoveCgroup(d.CgroupParent)
+	d.RemoveNetworks()
 	os.RemoveAll(d.Dir)
+}
+
+// RemoveNetworks removes the bridges of the daemon's networks and its
+// nftables table: unlike the containers, these outlive a daemon that
+// stops (as dockerd's docker0 does), and a test must not leave them.
+func (d *Daemon) RemoveNetworks() {
+	bridges := []string{d.Bridge}
+	files, _ := filepath.Glob(filepath.Join(d.DataRoot, "network", "*.json"))
+	for _, f := range files {
+		var n struct{ Bridge string }
+		if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &n) == nil && n.Bridge != "" && n.Bridge != d.Bridge {
+			bridges = append(bridges, n.Bridge)
+		}
+	}
+	for _, br := range bridges {
+		if l, err := netlink.LinkByName(br); err == nil {
+			netlink.LinkDel(l)
+		}
+	}
+	if c, err := nftables.New(); err == nil {
+		t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: "berth-" + d.Bridge}
+		c.AddTable(t)
+		c.DelTable(t)
+		c.Flush()
+		c.CloseLasting()
+	}
+}
+
+// FreeSubnet picks a random /24 in 10.128.0.0/9 that overlaps no route
+// on the host (bridges of other test daemons included).
+func FreeSubnet() netip.Prefix {
+	routes, _ := netlink.RouteList(nil, unix.AF_INET)
+	for {
+		b := make([]byte, 2)
+		rand.Read(b)
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 128 | b[0], b[1], 0}), 24)
+		free := true
+		for _, r := range routes {
+			if r.Dst == nil {
+				continue
+			}
+			ones, _ := r.Dst.Mask.Size()
+			if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok && ones > 0 && netip.PrefixFrom(a, ones).Masked().Overlaps(p) {
+				free = false
+			}
+		}
+		if free {
+			return p
+		}
+	}
 }

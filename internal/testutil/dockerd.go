@@ -43,7 +43,9 @@ type Dockerd struct {
 }
 
 // StartDockerd starts a private dockerd and waits until it answers.
-func StartDockerd(ctx context.Context) (*Dockerd, error) {
+// extra arguments go last, so they override the defaults above (e.g.
+// "--bridge", name of a bridge the caller made, "--userland-proxy=true").
+func StartDockerd(ctx context.Context, extra ...string) (*Dockerd, error) {
 	if _, err := os.Stat(DockerCLIPath); err != nil {
 		return nil, fmt.Errorf("%s not found: %w", DockerCLIPath, err)
 	}
@@ -81,6 +83,7 @@ func StartDockerd(ctx context.Context) (*Dockerd, error) {
 		"--bridge", "none",
 		"--iptables=false", "--ip6tables=false", "--ip-masq=false", "--ip-forward=false",
 		"--userland-proxy=false")
+	d.cmd.Args = append(d.cmd.Args, extra...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// Its own process group: a ^C reaches us, and we clean up.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -22,6 +22,7 @@ const (
 	DefaultDataRoot = "/var/lib/berth"
 	DefaultExecRoot = "/run/berth"
 	DefaultFile     = "/etc/berth/daemon.json"
+	DefaultBridge   = "berth0"
 )
 
 // Config is the daemon's configuration.
@@ -41,6 +42,15 @@ type Config struct {
 	// LogOpts are the json-file log options ("max-size", "max-file").
 	LogOpts map[string]string `json:"log-opts,omitempty"`
 
+	// Bridge is the default bridge's name and BIP its address with the
+	// subnet's length (dockerd's --bridge and --bip); IPForward turns on
+	// IPv4 forwarding and IPTables lets berth keep its nftables table
+	// (published ports, masquerade, isolation), as dockerd's switches.
+	Bridge    string `json:"bridge,omitempty"`
+	BIP       string `json:"bip,omitempty"`
+	IPForward bool   `json:"ip-forward"`
+	IPTables  bool   `json:"iptables"`
+
 	TLS       bool   `json:"tls,omitempty"`
 	TLSVerify bool   `json:"tlsverify,omitempty"`
 	TLSCACert string `json:"tlscacert,omitempty"`
@@ -55,6 +65,9 @@ func Default() *Config {
 		ExecRoot:     DefaultExecRoot,
 		CgroupParent: "/berth",
 		LogFormat:    "text",
+		Bridge:       DefaultBridge,
+		IPForward:    true,
+		IPTables:     true,
 	}
 }
 
@@ -106,6 +119,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CgroupParent != "" && !strings.HasPrefix(c.CgroupParent, "/") {
 		c.CgroupParent = "/" + c.CgroupParent
+	}
+	if c.Bridge == "" {
+		c.Bridge = DefaultBridge
+	}
+	if len(c.Bridge) > 15 {
+		return fmt.Errorf("invalid bridge name %q: longer than 15 characters", c.Bridge)
 	}
 	if c.Pidfile == "" {
 		c.Pidfile = filepath.Join(c.ExecRoot, "berth.pid")

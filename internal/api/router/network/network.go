@@ -21,6 +21,8 @@ type Backend interface {
 	NetworkCreate(ctx context.Context, req *network.CreateRequest) (network.CreateResponse, error)
 	NetworkRemove(ctx context.Context, ref string) error
 	NetworkPrune(ctx context.Context, f httputils.Filters) (network.PruneReport, error)
+	NetworkConnect(ctx context.Context, ref string, req *network.ConnectRequest) error
+	NetworkDisconnect(ctx context.Context, ref string, req *network.DisconnectRequest) error
 }
 
 // Router serves /networks.
@@ -37,6 +39,8 @@ func (r *Router) Routes() []server.Route {
 		{Method: "GET", Path: "/networks/{id:.+}", Handler: r.inspect},
 		{Method: "POST", Path: "/networks/create", Handler: r.create},
 		{Method: "POST", Path: "/networks/prune", Handler: r.prune},
+		{Method: "POST", Path: "/networks/{id:.+}/connect", Handler: r.connect},
+		{Method: "POST", Path: "/networks/{id:.+}/disconnect", Handler: r.disconnect},
 		{Method: "DELETE", Path: "/networks/{id:.+}", Handler: r.remove},
 	}
 }
@@ -94,4 +98,28 @@ func (r *Router) prune(ctx context.Context, w http.ResponseWriter, req *http.Req
 		rep.NetworksDeleted = []string{}
 	}
 	return httputils.WriteJSON(w, http.StatusOK, rep)
+}
+
+func (r *Router) connect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var cr network.ConnectRequest
+	if err := httputils.ReadJSON(w, req, &cr); err != nil {
+		return err
+	}
+	if err := r.b.NetworkConnect(ctx, vars["id"], &cr); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (r *Router) disconnect(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	var dr network.DisconnectRequest
+	if err := httputils.ReadJSON(w, req, &dr); err != nil {
+		return err
+	}
+	if err := r.b.NetworkDisconnect(ctx, vars["id"], &dr); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
 }

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/miekg/dns"
+	"github.com/vishvananda/netlink"
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/berth-project/berth/internal/testutil"
+)
+
+// Traffic in these tests goes only to 127.0.0.1 and to addresses on the
+// bridges the test daemons made. busybox httpd serves the container's
+// /etc, so GET /hostname answers with the serving container's hostname.
+
+// newNetwork creates a user-defined network on a free subnet of d.
+func newNetwork(t *testing.T, d *testutil.Daemon, name string, extra ...string) netip.Prefix {
+	t.Helper()
+	sub := testutil.FreeSubnet()
+	okOn(t, d, append([]string{"network", "create", "--subnet", sub.String()}, append(extra, name)...)...)
+	t.Cleanup(func() { dockerIn(t, d, nil, "network", "rm", name) })
+	return sub
+}
+
+// httpGet fetches url from the host, retrying refused connections for a
+// moment (the server in the container may still be starting).
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	return httpGetWithin(t, url, 3*time.Second)
+}
+
+// httpGetWithin is httpGet retrying for at most d.
+func httpGetWithin(t *testing.T, url string, d time.Duration) string {
+	t.Helper()
+	c := http.Client{Timeout: 3 * time.Second}
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fetchIn runs wget in a new container on network net and returns what
+// it printed and its exit code.
+func fetchIn(t *testing.T, d *testutil.Daemon, network, url string) (string, int) {
+	t.Helper()
+	r := dockerIn(t, d, nil, "run", "--rm", "--network", network, "busybox", "sh", "-c", "wget -qO- "+url)
+	return strings.TrimSpace(r.Stdout), r.Code
+}
+
+// canConnect reports whether a container on network reaches addr:port
+// over TCP within two seconds.
+func canConnect(t *testing.T, d *testutil.Daemon, network, addr string, port int) bool {
+	t.Helper()
+	r := dockerIn(t, d, nil, "run", "--rm", "--network", network, "busybox", "sh", "-c", fmt.Sprintf("echo | nc -w 2 %s %d", addr, port))
+	return r.Code == 0
+}
+
+func gateway(d *testutil.Daemon) string { return d.Subnet.Addr().Next().String() }
+
+func ipOf(t *testing.T, d *testutil.Daemon, ctr, network string) string {
+	t.Helper()
+	return okOn(t, d, "inspect", "-f", fmt.Sprintf("{{(index .NetworkSettings.Networks %q).IPAddress}}", network), ctr)
+}
+
+func TestNetworkUserDefinedDNSAndIsolation(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	n1 := newNetwork(t, d, "tn-front")
+	n2 := newNetwork(t, d, "tn-back")
+	rmOnCleanup(t, "tn-web", "tn-other")
+	id := okOn(t, d, "run", "-d", "--name", "tn-web", "--hostname", "webhost", "--network", "tn-front", "--network-alias", "www", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	okOn(t, d, "run", "-d", "--name", "tn-other", "--network", "tn-back", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	webIP := ipOf(t, d, "tn-web", "tn-front")
+	assert.Assert(t, n1.Contains(netip.MustParseAddr(webIP)), webIP)
+	assert.Assert(t, n2.Contains(netip.MustParseAddr(ipOf(t, d, "tn-other", "tn-back"))))
+
+	// by name, alias and short ID through the network's DNS server
+	for _, name := range []string{"tn-web", "www", id[:12]} {
+		out, code := fetchIn(t, d, "tn-front", "http://"+name+"/hostname")
+		assert.Equal(t, code, 0, name)
+		assert.Equal(t, out, "webhost", name)
+	}
+	resolv := okOn(t, d, "run", "--rm", "--network", "tn-front", "busybox", "cat", "/etc/resolv.conf")
+	assert.Assert(t, is.Contains(resolv, "nameserver "+n1.Addr().Next().String()))
+	// the other network neither resolves nor reaches it
+	_, code := fetchIn(t, d, "tn-back", "http://tn-web/hostname")
+	assert.Assert(t, code != 0)
+	assert.Assert(t, !canConnect(t, d, "tn-back", webIP, 80), "tn-back reached tn-front")
+	assert.Assert(t, canConnect(t, d, "tn-front", webIP, 80))
+
+	// network inspect lists the running container
+	var nets []struct {
+		Containers map[string]struct{ Name, IPv4Address string }
+		IPAM       struct {
+			Config []struct{ Subnet, Gateway string }
+		}
+	}
+	assert.NilError(t, json.Unmarshal([]byte(okOn(t, d, "network", "inspect", "tn-front")), &nets))
+	assert.Equal(t, nets[0].Containers[id].Name, "tn-web")
+	assert.Equal(t, nets[0].Containers[id].IPv4Address, webIP+"/24")
+	assert.Equal(t, nets[0].IPAM.Config[0].Subnet, n1.String())
+	ls := okOn(t, d, "network", "ls", "--filter", "name=tn-", "--format", "{{.Name}} {{.Driver}}")
+	assert.Equal(t, ls, "tn-back bridge\ntn-front bridge")
+
+	// prune removes the networks no container is on, and only those
+	newNetwork(t, d, "tn-unused")
+	okOn(t, d, "rm", "-f", "tn-other")
+	pruned := okOn(t, d, "network", "prune", "-f")
+	assert.Assert(t, is.Contains(pruned, "tn-unused"))
+	assert.Assert(t, is.Contains(pruned, "tn-back"))
+	assert.Assert(t, !strings.Contains(pruned, "tn-front"), pruned)
+	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "name=tn-", "--format", "{{.Name}}"), "tn-front")
+}
+
+func TestNetworkOptions(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	br := "tnbr" + d.Bridge[2:]
+	newNetwork(t, d, "tn-opts", "-o", "com.docker.network.bridge.name="+br, "-o", "com.docker.network.driver.mtu=1400", "--label", "team=net")
+	l, err := netlink.LinkByName(br)
+	assert.NilError(t, err)
+	assert.Equal(t, l.Attrs().MTU, 1400)
+	link := okOn(t, d, "run", "--rm", "--network", "tn-opts", "busybox", "ip", "-o", "link", "show", "eth0")
+	assert.Assert(t, is.Contains(link, "mtu 1400"), link)
+	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "label=team=net", "--format", "{{.Name}}"), "tn-opts")
+	okOn(t, d, "network", "rm", "tn-opts")
+	_, err = netlink.LinkByName(br)
+	assert.Assert(t, err != nil, "bridge %s is still there", br)
+}
+
+// TestNetworkDNSForward: names the network does not know go to the
+// container's --dns server (here one the test runs on a loopback
+// address), through the network's DNS server.
+func TestNetworkDNSForward(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	newNetwork(t, d, "tn-fwd")
+	b := make([]byte, 2)
+	rand.Read(b)
+	addr := fmt.Sprintf("127.53.%d.%d", b[0], b[1]|1)
+	pc, err := net.ListenPacket("udp", addr+":53")
+	assert.NilError(t, err)
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		if q.Question[0].Name == "outside.example." && q.Question[0].Qtype == dns.TypeA {
+			r.Answer = append(r.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(10, 9, 8, 7)})
+		}
+		w.WriteMsg(r)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { pc.Close() })
+	out := okOn(t, d, "run", "--rm", "--network", "tn-fwd", "--dns", addr, "busybox", "nslookup", "-type=a", "outside.example")
+	assert.Assert(t, is.Contains(out, "10.9.8.7"), out)
+}
+
+func TestNetworkInternal(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	newNetwork(t, d, "tn-internal", "--internal")
+	rmOnCleanup(t, "tn-in-web", "tn-out-web")
+	okOn(t, d, "run", "-d", "--name", "tn-in-web", "--network", "tn-internal", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	okOn(t, d, "run", "-d", "--name", "tn-out-web", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	// no default route, and nothing outside the network is reachable:
+	// not a container on the default bridge, not the default bridge's
+	// gateway
+	routes := okOn(t, d, "run", "--rm", "--network", "tn-internal", "busybox", "ip", "route")
+	assert.Assert(t, !strings.Contains(routes, "default"), routes)
+	assert.Assert(t, !canConnect(t, d, "tn-internal", ipOf(t, d, "tn-out-web", "bridge"), 80))
+	// inside the network, names work
+	out, code := fetchIn(t, d, "tn-internal", "http://tn-in-web/hostname")
+	assert.Equal(t, code, 0)
+	assert.Assert(t, out != "")
+	assert.Equal(t, okOn(t, d, "network", "inspect", "-f", "{{.Internal}}", "tn-internal"), "true")
+}
+
+func TestNetworkPublishedPorts(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	newNetwork(t, d, "tn-pub")
+	rmOnCleanup(t, "tn-pweb", "tn-prand")
+	port := freeTCPPort(t)
+	okOn(t, d, "run", "-d", "--name", "tn-pweb", "--hostname", "pweb", "-p", fmt.Sprintf("%d:80", port), "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	// answers right away (the rules are in place before the container's
+	// process starts; the retries only give httpd time to listen), on
+	// 127.0.0.1 and on the bridge's address
+	assert.Equal(t, httpGetWithin(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", port), 300*time.Millisecond), "pweb")
+	assert.Equal(t, httpGet(t, fmt.Sprintf("http://%s:%d/hostname", gateway(d), port)), "pweb")
+	// hairpin: a container on the same bridge through the host port, and
+	// one on another network through it
+	out, code := fetchIn(t, d, "bridge", fmt.Sprintf("http://%s:%d/hostname", gateway(d), port))
+	assert.Equal(t, code, 0)
+	assert.Equal(t, out, "pweb")
+	out, code = fetchIn(t, d, "tn-pub", fmt.Sprintf("http://%s:%d/hostname", gateway(d), port))
+	assert.Equal(t, code, 0)
+	assert.Equal(t, out, "pweb")
+
+	assert.Equal(t, okOn(t, d, "port", "tn-pweb"), fmt.Sprintf("80/tcp -> 0.0.0.0:%d", port))
+	assert.Equal(t, okOn(t, d, "inspect", "-f", `{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}`, "tn-pweb"), fmt.Sprint(port))
+	assert.Equal(t, okOn(t, d, "ps", "--filter", "name=tn-pweb", "--format", "{{.Ports}}"), fmt.Sprintf("0.0.0.0:%d->80/tcp", port))
+
+	// a random port bound to 127.0.0.1 only, and -P with an exposed port
+	okOn(t, d, "run", "-d", "--name", "tn-prand", "-p", "127.0.0.1::80", "--expose", "8080", "-P", "--hostname", "prand", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	hp := okOn(t, d, "port", "tn-prand", "80")
+	assert.Assert(t, strings.HasPrefix(hp, "127.0.0.1:"), hp)
+	assert.Equal(t, httpGet(t, "http://"+hp+"/hostname"), "prand")
+	assert.Assert(t, okOn(t, d, "port", "tn-prand", "8080") != "")
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NilError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// udpEchoImage builds a static UDP echo server and imports it as an
+// image (busybox has no UDP server).
+func udpEchoImage(t *testing.T, d *testutil.Daemon) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := `package main
+
+import "net"
+
+func main() {
+	c, err := net.ListenPacket("udp", ":7")
+	if err != nil {
+		panic(err)
+	}
+	b := make([]byte, 2048)
+	for {
+		n, a, err := c.ReadFrom(b)
+		if err != nil {
+			return
+		}
+		c.WriteTo(append([]byte("echo:"), b[:n]...), a)
+	}
+}
+`
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module udpecho\n\ngo 1.22\n"), 0o644))
+	root := filepath.Join(dir, "root")
+	assert.NilError(t, os.MkdirAll(root, 0o755))
+	build := exec.Command("go", "build", "-o", filepath.Join(root, "udpecho"), ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	assert.NilError(t, err, string(out))
+	tarball := filepath.Join(dir, "udpecho.tar")
+	out, err = exec.Command("tar", "-C", root, "-cf", tarball, ".").CombinedOutput()
+	assert.NilError(t, err, string(out))
+	okOn(t, d, "import", "-c", `CMD ["/udpecho"]`, tarball, "udpecho:latest")
+	return "udpecho:latest"
+}
+
+func TestNetworkUDP(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	img := udpEchoImage(t, d)
+	rmOnCleanup(t, "tn-udp")
+	okOn(t, d, "run", "-d", "--name", "tn-udp", "-p", "127.0.0.1::7/udp", img)
+	hp := okOn(t, d, "port", "tn-udp", "7/udp")
+	c, err := net.Dial("udp", hp)
+	assert.NilError(t, err)
+	defer c.Close()
+	buf := make([]byte, 64)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.Write([]byte("ping"))
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := c.Read(buf)
+		if err == nil {
+			assert.Equal(t, string(buf[:n]), "echo:ping")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no UDP echo through %s: %v", hp, err)
+		}
+	}
+}
+
+func TestNetworkModes(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	// none: loopback only, and up
+	links := okOn(t, d, "run", "--rm", "--network", "none", "busybox", "ip", "-o", "link")
+	assert.Equal(t, len(strings.Split(links, "\n")), 1, links)
+	assert.Assert(t, is.Contains(links, "lo:"))
+	assert.Assert(t, is.Contains(links, "UP"))
+	// host: the host's interfaces, this daemon's bridge among them
+	links = okOn(t, d, "run", "--rm", "--network", "host", "busybox", "ip", "-o", "link")
+	assert.Assert(t, is.Contains(links, " "+d.Bridge+":"), links)
+	// container:<name>: the same address
+	rmOnCleanup(t, "tn-owner")
+	okOn(t, d, "run", "-d", "--name", "tn-owner", "busybox", "sleep", "60")
+	ip := ipOf(t, d, "tn-owner", "bridge")
+	assert.Assert(t, d.Subnet.Contains(netip.MustParseAddr(ip)), ip)
+	addrs := okOn(t, d, "run", "--rm", "--network", "container:tn-owner", "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
+	assert.Assert(t, is.Contains(addrs, " "+ip+"/"), addrs)
+	// the default bridge: eth0 on the subnet, default route via the gateway
+	routes := okOn(t, d, "run", "--rm", "busybox", "ip", "route")
+	assert.Assert(t, is.Contains(routes, "default via "+gateway(d)), routes)
+	hosts := okOn(t, d, "run", "--rm", "--hostname", "hh", "--domainname", "example.org", "--add-host", "extra:10.9.9.9", "busybox", "cat", "/etc/hosts")
+	assert.Assert(t, is.Contains(hosts, "10.9.9.9\textra"))
+	assert.Assert(t, is.Regexp(`(?m)^10\.[0-9.]+\thh\.example\.org hh$`, hosts))
+	resolv := okOn(t, d, "run", "--rm", "--dns", "10.1.2.3", "--dns-search", "corp.example", "busybox", "cat", "/etc/resolv.conf")
+	assert.Assert(t, is.Contains(resolv, "nameserver 10.1.2.3"))
+	assert.Assert(t, is.Contains(resolv, "search corp.example"))
+}
+
+func TestNetworkConnectDisconnect(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	sub := newNetwork(t, d, "tn-conn")
+	rmOnCleanup(t, "tn-late")
+	okOn(t, d, "run", "-d", "--name", "tn-late", "--hostname", "late", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	_, code := fetchIn(t, d, "tn-conn", "http://tn-late/hostname")
+	assert.Assert(t, code != 0)
+
+	okOn(t, d, "network", "connect", "--alias", "latecomer", "--ip", sub.Addr().Next().Next().Next().String(), "tn-conn", "tn-late")
+	addrs := okOn(t, d, "exec", "tn-late", "ip", "-o", "-4", "addr")
+	assert.Assert(t, is.Contains(addrs, "eth1"), addrs)
+	assert.Assert(t, is.Contains(addrs, sub.Addr().Next().Next().Next().String()+"/24"), addrs)
+	for _, name := range []string{"tn-late", "latecomer"} {
+		out, code := fetchIn(t, d, "tn-conn", "http://"+name+"/hostname")
+		assert.Equal(t, code, 0, name)
+		assert.Equal(t, out, "late")
+	}
+	nets := okOn(t, d, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "tn-late")
+	assert.Equal(t, nets, "bridge tn-conn")
+
+	okOn(t, d, "network", "disconnect", "tn-conn", "tn-late")
+	addrs = okOn(t, d, "exec", "tn-late", "ip", "-o", "-4", "addr")
+	assert.Assert(t, !strings.Contains(addrs, "eth1"), addrs)
+	_, code = fetchIn(t, d, "tn-conn", "http://tn-late/hostname")
+	assert.Assert(t, code != 0)
+}
+
+func TestNetworkBadInput(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	sub := newNetwork(t, d, "tn-bad")
+	before := leftovers(t, d)
+	fails(t, 1, "Pool overlaps with other one on this address space", "network", "create", "--subnet", sub.String(), "tn-overlap")
+	// the docker CLI checks the gateway itself; the API must too
+	fails(t, 1, "no matching subnet for gateway 10.255.0.1", "network", "create", "--subnet", testutil.FreeSubnet().String(), "--gateway", "10.255.0.1", "tn-badgw")
+	code, msg := api(t, "POST", "/networks/create", fmt.Sprintf(`{"Name":"tn-badgw","IPAM":{"Config":[{"Subnet":%q,"Gateway":"10.255.0.1"}]}}`, testutil.FreeSubnet()))
+	assert.Equal(t, code, 400)
+	assert.Equal(t, msg, "failed to allocate gateway (10.255.0.1): no configured subnet or ip-range contain the IP address 10.255.0.1")
+	fails(t, 1, "Pool overlaps with other one on this address space", "network", "create", "--subnet", d.Subnet.String(), "tn-overlap-default")
+	fails(t, 1, "network with name tn-bad already exists", "network", "create", "tn-bad")
+	fails(t, 125, "network tn-nope not found", "run", "--rm", "--network", "tn-nope", "busybox", "true")
+	fails(t, 1, "network tn-nope not found", "network", "rm", "tn-nope")
+	fails(t, 1, "bridge is a pre-defined network and cannot be removed", "network", "rm", "bridge")
+	fails(t, 125, "user specified IP address is supported on user defined networks only", "run", "--rm", "--ip", "10.1.1.1", "busybox", "true")
+
+	// a host port already taken: Docker's error, nothing half-made
+	rmOnCleanup(t, "tn-holder", "tn-second")
+	port := freeTCPPort(t)
+	okOn(t, d, "run", "-d", "--name", "tn-holder", "--network", "tn-bad", "-p", fmt.Sprintf("%d:80", port), "busybox", "httpd", "-f", "-p", "80")
+	mid := leftovers(t, d)
+	fails(t, 125, fmt.Sprintf("Bind for 0.0.0.0:%d failed: port is already allocated", port), "run", "-d", "--name", "tn-second", "--network", "tn-bad", "-p", fmt.Sprintf("%d:80", port), "busybox", "httpd", "-f", "-p", "80")
+	assert.DeepEqual(t, leftovers(t, d), mid)
+	assert.Equal(t, okOn(t, d, "inspect", "-f", "{{.State.Status}}", "tn-second"), "created")
+
+	// a network with a running container cannot go
+	fails(t, 1, "has active endpoints", "network", "rm", "tn-bad")
+	okOn(t, d, "rm", "-f", "tn-holder", "tn-second")
+	assert.DeepEqual(t, leftovers(t, d), before)
+}
+
+// state is what a daemon has in the kernel and in its IPAM files.
+type state struct {
+	Veths  []string // host veths on the daemon's bridges
+	Rules  int      // DNAT rules for published ports
+	Leases []string // addresses leased in the network files
+}
+
+func leftovers(t *testing.T, d *testutil.Daemon) state {
+	t.Helper()
+	var s state
+	bridges := map[int]bool{}
+	files, _ := filepath.Glob(filepath.Join(d.DataRoot, "network", "*.json"))
+	for _, f := range files {
+		var n struct {
+			Bridge    string
+			Endpoints map[string]struct{ IP string }
+		}
+		b, err := os.ReadFile(f)
+		assert.NilError(t, err)
+		assert.NilError(t, json.Unmarshal(b, &n))
+		if l, err := netlink.LinkByName(n.Bridge); err == nil {
+			bridges[l.Attrs().Index] = true
+		}
+		for _, ep := range n.Endpoints {
+			if ep.IP != "" {
+				s.Leases = append(s.Leases, ep.IP)
+			}
+		}
+	}
+	links, err := netlink.LinkList()
+	assert.NilError(t, err)
+	for _, l := range links {
+		if bridges[l.Attrs().MasterIndex] {
+			s.Veths = append(s.Veths, l.Attrs().Name)
+		}
+	}
+	c, err := nftables.New()
+	assert.NilError(t, err)
+	defer c.CloseLasting()
+	tbl := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: "berth-" + d.Bridge}
+	rules, err := c.GetRules(tbl, &nftables.Chain{Name: "ports", Table: tbl})
+	assert.NilError(t, err)
+	s.Rules = len(rules)
+	return s
+}
+
+// TestNetworkCrash kills the daemon with containers on several networks;
+// the restarted daemon keeps what runs working and drops what a container
+// that exited meanwhile had; removing everything leaves nothing.
+func TestNetworkCrash(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := ownDaemon(t)
+	for _, n := range []string{"ca", "cb"} {
+		okOn(t, d, "network", "create", "--subnet", testutil.FreeSubnet().String(), n)
+	}
+	pa, pb, pgone := freeTCPPort(t), freeTCPPort(t), freeTCPPort(t)
+	okOn(t, d, "run", "-d", "--name", "a1", "--hostname", "a1", "--network", "ca", "-p", fmt.Sprintf("%d:80", pa), "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	okOn(t, d, "run", "-d", "--name", "a2", "--network", "ca", "busybox", "sleep", "600")
+	okOn(t, d, "run", "-d", "--name", "b1", "--hostname", "b1", "--network", "cb", "-p", fmt.Sprintf("127.0.0.1:%d:80", pb), "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	okOn(t, d, "run", "-d", "--name", "d1", "--hostname", "d1", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	okOn(t, d, "run", "-d", "--name", "gone", "--network", "cb", "-p", fmt.Sprintf("%d:80", pgone), "busybox", "sh", "-c", "sleep 1")
+	assert.Equal(t, leftovers(t, d).Rules, 3)
+
+	d.Kill()
+	time.Sleep(1500 * time.Millisecond) // "gone" exits while the daemon is away
+	// what a crash in the middle of wiring could leave: a veth on the
+	// bridge that no container owns, a rule for no container
+	stale := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "veth" + d.Bridge[2:], MasterIndex: bridgeIndex(t, d.Bridge)}, PeerName: "stale" + d.Bridge[2:]}
+	assert.NilError(t, netlink.LinkAdd(stale))
+	t.Cleanup(func() { netlink.LinkDel(stale) })
+	addStaleRule(t, d)
+	assert.Equal(t, leftovers(t, d).Rules, 4)
+	restart(t, d)
+	_, err := netlink.LinkByName(stale.Name)
+	assert.Assert(t, err != nil, "the stale veth is still there")
+
+	assert.Equal(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", pa)), "a1")
+	assert.Equal(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", pb)), "b1")
+	assert.Equal(t, okOn(t, d, "exec", "a2", "wget", "-qO-", "http://a1/hostname"), "a1")
+	assert.Equal(t, okOn(t, d, "exec", "a2", "wget", "-qO-", fmt.Sprintf("http://%s:%d/hostname", gateway(d), pa)), "a1")
+	assert.Equal(t, okOn(t, d, "exec", "d1", "wget", "-qO-", fmt.Sprintf("http://%s:%d/hostname", gateway(d), pa)), "a1")
+	s := leftovers(t, d)
+	assert.Equal(t, s.Rules, 2, "the exited container's rule is gone")
+	assert.Equal(t, len(s.Leases), 4, "%v", s.Leases)
+	assert.Equal(t, len(s.Veths), 4, "%v", s.Veths)
+	// its port is free again
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", pgone))
+	assert.NilError(t, err)
+	ln.Close()
+
+	okOn(t, d, "rm", "-f", "a1", "a2", "b1", "d1", "gone")
+	okOn(t, d, "network", "rm", "ca", "cb")
+	eventually(t, "veths to go", func() bool { return len(leftovers(t, d).Veths) == 0 })
+	assert.DeepEqual(t, leftovers(t, d), state{})
+}
+
+func bridgeIndex(t *testing.T, name string) int {
+	t.Helper()
+	l, err := netlink.LinkByName(name)
+	assert.NilError(t, err)
+	return l.Attrs().Index
+}
+
+// addStaleRule copies a DNAT rule of d's table as if a container that no
+// longer exists had left it.
+func addStaleRule(t *testing.T, d *testutil.Daemon) {
+	t.Helper()
+	c, err := nftables.New()
+	assert.NilError(t, err)
+	defer c.CloseLasting()
+	tbl := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: "berth-" + d.Bridge}
+	ch := &nftables.Chain{Name: "ports", Table: tbl}
+	rules, err := c.GetRules(tbl, ch)
+	assert.NilError(t, err)
+	assert.Assert(t, len(rules) > 0)
+	c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: rules[0].Exprs, UserData: []byte("no-such-container")})
+	assert.NilError(t, c.Flush())
+}
