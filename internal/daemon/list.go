@@ -119,8 +119,18 @@ func (d *Daemon) summary(c *ctr.Container, all bool, before, since time.Time, f 
 	if !d.psNetworkFilter(c, nets, ports, f["network"], f["publish"], f["expose"]) {
 		return containertypes.Summary{}, false
 	}
+	mounts := d.inspectMounts(c)
 	if f.Has("volume") {
-		return containertypes.Summary{}, false // no volumes yet
+		// Docker's filter: a volume's name or any mount's destination
+		found := false
+		for _, m := range mounts {
+			if f.Match("volume", m.Name) || f.Match("volume", m.Destination) {
+				found = true
+			}
+		}
+		if !found {
+			return containertypes.Summary{}, false
+		}
 	}
 	cmd := c.Path
 	if len(c.Args) > 0 {
@@ -137,7 +147,7 @@ func (d *Daemon) summary(c *ctr.Container, all bool, before, since time.Time, f 
 		Labels:          c.Config.Labels,
 		State:           containertypes.ContainerState(st),
 		Status:          statusText(c),
-		Mounts:          []containertypes.MountPoint{},
+		Mounts:          mounts,
 		NetworkSettings: &containertypes.NetworkSettingsSummary{Networks: nets},
 	}
 	s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)

@@ -129,6 +129,9 @@ func TestVolumesFrom(t *testing.T) {
 	ok(t, "run", "--name", dst, "--volumes-from", src, "busybox", "sh", "-c", "echo a > /anon/f; echo b > /bound/g")
 	assert.Equal(t, ok(t, "run", "--name", ro, "--volumes-from", src+":ro", "busybox", "sh", "-c", "cat /anon/f /bound/g; touch /anon/x 2>/dev/null || echo refused"), "a\nb\nrefused")
 	assert.Equal(t, ok(t, "inspect", "-f", "{{range .Mounts}}{{.Destination}}={{.RW}} {{end}}", ro), "/anon=false /bound=false")
+	// ps lists the mounts and filters by a mount's destination
+	assert.Equal(t, ok(t, "ps", "-a", "--filter", "volume=/bound", "--filter", "name="+ro, "--format", "{{.Names}}"), ro)
+	assert.Equal(t, ok(t, "ps", "-a", "--filter", "volume=/nowhere", "--filter", "name="+ro, "--format", "{{.Names}}"), "")
 	// (the docker CLI takes any 404 from create for a missing image: ask
 	// the API directly)
 	code, msg := api(t, "POST", "/containers/create", `{"Image":"busybox","Cmd":["true"],"HostConfig":{"VolumesFrom":["nosuch"]}}`)

@@ -21,10 +21,10 @@
 // row starts, removing what a row made) goes through the Engine API with
 // the Go SDK.
 //
-// berth has no networking yet: each berth container is effectively
-// --network none, so "run --rm busybox true" measures that. The private
-// dockerd runs with --bridge none, so Docker runs with --network none in
-// both run rows.
+// berth's "run --rm busybox true" row runs on its default bridge (each
+// test daemon has a bridge of its own). The private dockerd runs with
+// --bridge none, so Docker runs with --network none in both run rows:
+// test/bench/network compares bridge networking with Docker's.
 //
 // The busybox image is a tar of hack/mkbusybox.sh's root filesystem,
 // imported into both engines. berth runs from a copy of bin/berth (so a

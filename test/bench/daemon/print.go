@@ -87,7 +87,7 @@ func (b *bench) print(w io.Writer, dockerCLIVersion string, dockerErr error) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "ratio: Docker's figure ÷ berth's (for /s berth's ÷ Docker's), above 1 means berth is ahead; \"ratio\" takes berth through its own CLI, \"ratio same CLI\" through the docker CLI")
-	fmt.Fprintln(w, "¹ berth has no networking yet: every berth container is effectively --network none; Docker runs with --network none in both run rows (--bridge none leaves it no bridge)")
+	fmt.Fprintln(w, "¹ berth runs on its default bridge; Docker runs with --network none in both run rows (--bridge none leaves it no bridge; test/bench/network compares bridges)")
 	fmt.Fprintln(w, "² containers created, not started; made through the API")
 	fmt.Fprintln(w, "stop: the container is `sh -c 'trap \"exit 0\" TERM; sleep 1000 & wait'`, which exits as soon as TERM arrives")
 
