@@ -4,6 +4,7 @@
 package oci
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -117,6 +118,9 @@ func resolveUser(rootfs, spec string, groupAdd []string) (specs.User, error) {
 		if err != nil {
 			return u, invalidf("%v", err)
 		}
+		// the library returns them in map order: a stable order makes the
+		// same container config give the same spec
+		slices.Sort(extra)
 	}
 	for _, g := range append(eu.Sgids, extra...) {
 		u.AdditionalGids = append(u.AdditionalGids, uint32(g))
