@@ -22,7 +22,22 @@ type attacher struct {
 	p                     *proc
 	stdin, stdout, stderr bool
 	stdinDone             bool
+	// ready: the attach reply was sent. Until then output is kept in
+	// backlog (a launch may take the placeholder over, and its process
+	// write, before the reply has gone out), and an end is deferred.
+	ready   bool
+	ended   bool
+	backlog []pendingOutput
+	backlen int
 }
+
+type pendingOutput struct {
+	kind byte
+	data []byte
+}
+
+// maxBacklog bounds what an attach stream keeps before its reply is sent.
+const maxBacklog = 1 << 20
 
 // attach makes c an attach stream of the process req.ID. Output flows
 // once the reply is sent (attached). A process not launched yet gets a
@@ -43,19 +58,32 @@ func (s *server) attach(c *conn, req request) error {
 		s.procs[req.ID] = p
 	}
 	c.att = &attacher{c: c, p: p, stdin: req.Stdin, stdout: req.Stdout, stderr: req.Stderr}
+	if !p.done && !p.gone {
+		// registered now, so that a launch that takes the placeholder
+		// over moves it along; output waits in the backlog
+		p.attachers[c.att] = struct{}{}
+	}
 	return nil
 }
 
-// attached starts the flow of output to c, whose attach reply was sent.
+// attached starts the flow of output to c, whose attach reply was sent:
+// first what came meanwhile.
 func (s *server) attached(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := c.att
-	if a.p.done || a.p.gone {
-		a.end()
-		return
+	a.ready = true
+	for _, o := range a.backlog {
+		if a.c.send(o.kind, o.data) != nil {
+			delete(a.p.attachers, a)
+			return
+		}
 	}
-	a.p.attachers[a] = struct{}{}
+	a.backlog = nil
+	if a.ended || a.p.done || a.p.gone {
+		delete(a.p.attachers, a)
+		a.end()
+	}
 }
 
 // output sends a piece of output to the client if it wants that stream;
@@ -70,13 +98,25 @@ func (a *attacher) output(kind byte, data []byte) {
 	case kind == msgStdout && !a.stdout, kind == msgStderr && !a.stderr:
 		return
 	}
+	if !a.ready {
+		if a.backlen+len(data) <= maxBacklog {
+			a.backlog = append(a.backlog, pendingOutput{kind, append([]byte(nil), data...)})
+			a.backlen += len(data)
+		}
+		return
+	}
 	if a.c.send(kind, data) != nil {
 		delete(a.p.attachers, a)
 	}
 }
 
-// end tells the client that the output has ended and closes the stream.
+// end tells the client that the output has ended and closes the stream;
+// before the attach reply is sent, that waits for attached.
 func (a *attacher) end() {
+	if !a.ready {
+		a.ended = true
+		return
+	}
 	a.c.send(msgEnd, nil)
 	a.c.uc.Close()
 }
