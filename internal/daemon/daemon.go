@@ -27,10 +27,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/api/router/container"
 	"github.com/berth-project/berth/internal/api/router/network"
@@ -240,8 +245,32 @@ func (d *Daemon) Close() error {
 		d.images.Close()
 	}
 	d.closeNetworks()
+	removeCgroupParent(d.cfg.CgroupParent)
 	os.Remove(d.cfg.Pidfile)
 	return nil
+}
+
+// removeCgroupParent removes the containers' parent cgroup from every
+// hierarchy where it is empty: rmdir(2) refuses one that still holds a
+// container's cgroup, so containers left running (live restore) keep
+// theirs, and a daemon that stops with none leaves no cgroup behind.
+func removeCgroupParent(parent string) {
+	if parent == "" || path.Clean("/"+parent) == "/" {
+		return
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		// mount ID, parent ID, major:minor, root, mount point, ... - type ...
+		f := strings.Fields(l)
+		i := slices.Index(f, "-")
+		if i < 5 || i+1 >= len(f) || (f[i+1] != "cgroup" && f[i+1] != "cgroup2") {
+			continue
+		}
+		unix.Rmdir(filepath.Join(f[4], parent))
+	}
 }
 
 // isStatic reports whether the ELF binary at path has no program
