@@ -229,31 +229,38 @@ func (d *Daemon) setupNetwork(c *ctr.Container) (*netSetup, error) {
 	}
 	if !own {
 		// none: a namespace with loopback up, as Docker's
-		fd, h, err := bnet.NewNetNS()
-		if err != nil {
-			return nil, err
+		s, err := newNetSetup()
+		if err == nil {
+			s.done <- nil
 		}
-		s := &netSetup{fd: fd, h: h, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), done: make(chan error, 1)}
-		s.done <- nil
-		return s, nil
+		return s, err
 	}
 	ports, err := portMappings(c.HostConfig, c.Config)
 	if err != nil {
 		return nil, err
 	}
-	fd, h, err := bnet.NewNetNS()
+	s, err := newNetSetup()
 	if err != nil {
 		return nil, err
 	}
-	s := &netSetup{fd: fd, h: h, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), done: make(chan error, 1)}
 	go func() {
-		err := d.net.Start(c.ID, c.ShortName(), c.HostConfig.DNS, fd, h, primary, ports)
+		err := d.net.Start(c.ID, c.ShortName(), c.HostConfig.DNS, s.fd, s.h, primary, ports)
 		if err == nil {
 			err = d.writeHosts(c)
 		}
 		s.done <- err
 	}()
 	return s, nil
+}
+
+// newNetSetup makes a network namespace, reachable by the runtime through
+// the daemon's descriptor of it.
+func newNetSetup() (*netSetup, error) {
+	fd, h, err := bnet.NewNetNS()
+	if err != nil {
+		return nil, err
+	}
+	return &netSetup{fd: fd, h: h, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), done: make(chan error, 1)}, nil
 }
 
 // wait returns the wiring's result.
