@@ -248,7 +248,7 @@ func follow(ctx context.Context, path string, cur *os.File, w *watcher, opts Rea
 		// Rotated or truncated? A rotated file was read to its end above.
 		if fi, err := os.Stat(path); err == nil {
 			if cur == nil || !sameFile(cur, fi) {
-				if f, err := os.Open(newer(path, cur)); err == nil {
+				if f, err := openNewer(path, cur); err == nil {
 					if opened != nil {
 						opened.Close()
 					}
@@ -277,25 +277,67 @@ func follow(ctx context.Context, path string, cur *os.File, w *watcher, opts Rea
 	}
 }
 
-// newer names the file written after cur: if cur was rotated to <log>.k,
-// <log>.k-1 (<log> for k = 1), so that a follower that fell behind by
-// more than one rotation still reads every file.
-func newer(path string, cur *os.File) string {
+// openNewer opens the file written after cur: if cur was rotated to
+// <log>.k, <log>.k-1 (<log> for k = 1), so that a follower that fell
+// behind by more than one rotation still reads every file.
+//
+// The writer may be rotating while this looks: its renames move every
+// file up by one, the oldest first, so for a moment a number is missing
+// or cur is found where its successor was. The successor opened is
+// therefore checked afterwards: if cur still has the number it was found
+// at, no rename touched the two files in between and the file opened is
+// the right one; otherwise this looks again. A cur that is found nowhere
+// was removed (the follower fell behind by every kept file): it goes on
+// with the newest file.
+func openNewer(path string, cur *os.File) (*os.File, error) {
 	if cur == nil {
-		return path
+		return os.Open(path)
 	}
-	for k := 1; ; k++ {
-		fi, err := os.Stat(path + "." + strconv.Itoa(k))
-		if err != nil {
+	name := func(k int) string {
+		if k == 0 {
 			return path
 		}
-		if sameFile(cur, fi) {
-			if k == 1 {
-				return path
+		return path + "." + strconv.Itoa(k)
+	}
+	missing := 0
+	for range 1000 {
+		k := 1
+		for ; ; k++ {
+			fi, err := os.Stat(name(k))
+			if err == nil && sameFile(cur, fi) {
+				break
 			}
-			return path + "." + strconv.Itoa(k-1)
+			if err != nil && k > rotatedFiles(path) {
+				k = 0
+				break
+			}
+		}
+		if k > 0 {
+			f, err := os.Open(name(k - 1))
+			if err == nil {
+				if fi, err := os.Stat(name(k)); err == nil && sameFile(cur, fi) {
+					return f, nil
+				}
+				f.Close()
+			}
+		} else if missing++; missing > 3 {
+			break
+		}
+		time.Sleep(time.Millisecond) // a rotation is under way
+	}
+	return os.Open(path)
+}
+
+// rotatedFiles is the highest number of path's rotated files.
+func rotatedFiles(path string) int {
+	matches, _ := filepath.Glob(path + ".*")
+	high := 0
+	for _, m := range matches {
+		if n, err := strconv.Atoi(strings.TrimPrefix(m, path+".")); err == nil && n > high {
+			high = n
 		}
 	}
+	return high
 }
 
 func sameFile(f *os.File, fi os.FileInfo) bool {
