@@ -135,7 +135,73 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	cmd = started
 	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
 
-	spec, rawSpec, err := loadSpec(bundle)
+	rawSpec, err := readSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	// The cgroup is made (and its limits set) in the background while
+	// init makes its namespaces; cgWait waits for it. It starts only once
+	// the state directory is ours, so a duplicate ID can never touch
+	// another container's cgroup.
+	startCgroup := func(path string, res *specs.LinuxResources) {
+		cgDone := make(chan error, 1)
+		go func() {
+			t1 := time.Now()
+			m, err := cgroup.New(opts.ID, path, withoutPids(withDefaultDevices(res)))
+			r.Log.Debug("create: cgroup new", "id", opts.ID, "took", time.Since(t1))
+			if err == nil {
+				cg = m
+				err = m.Create()
+			}
+			r.Log.Debug("create: cgroup ready", "id", opts.ID, "elapsed", time.Since(t0))
+			cgDone <- err
+		}()
+		cgWait = sync.OnceValue(func() error { return <-cgDone })
+	}
+	cgPaths := func() (map[string]string, error) {
+		if err := cgWait(); err != nil {
+			return nil, err
+		}
+		return cg.Paths(), nil
+	}
+
+	// Fast path: the few fields that init's fork waits for (namespaces,
+	// cgroup) are decoded on their own, and the handshake that forks the
+	// container's process runs while the whole spec is decoded and
+	// checked. A fresh process takes about a millisecond for that decode
+	// (encoding/json learns each of the spec's types on first use). A new
+	// user namespace needs the whole spec first (its id maps).
+	type forked struct {
+		pid int
+		err error
+	}
+	var early chan forked
+	defer func() {
+		if early != nil && retErr != nil {
+			// The handshake still runs: end it, and kill what it forked.
+			if cmd != nil {
+				cmd.Kill()
+			}
+			if f := <-early; f.err == nil {
+				initPid = f.pid
+			}
+			cmd = nil // reaped by the handshake
+		}
+	}()
+	if e, ok := specEarly(rawSpec); ok && namespacesValid(e.Namespaces) && !hasUserNS(e.Namespaces) {
+		if join, newFlags, err := nsEnv(e.Namespaces); err == nil {
+			startCgroup(e.CgroupsPath, e.Resources)
+			if err := sendNamespaces(sock, newFlags, join, e.TimeOffsets); err != nil {
+				return nil, err
+			}
+			early = make(chan forked, 1)
+			go func(cmd Child) {
+				pid, err := r.handshake(sock, cmd, cgPaths, nil)
+				early <- forked{pid, err}
+			}(cmd)
+		}
+	}
+	spec, err := parseSpec(bundle, rawSpec)
 	if err != nil {
 		return nil, err
 	}
@@ -157,40 +223,30 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err != nil {
 		return nil, errorf(errdefs.ErrInvalidArgument, "%v", err)
 	}
-
-	// The cgroup is made (and its limits set) in the background while
-	// init makes its namespaces; cgWait waits for it. It starts only once
-	// the state directory is ours, so a duplicate ID can never touch
-	// another container's cgroup.
-	cgDone := make(chan error, 1)
-	go func() {
-		m, err := cgroup.New(opts.ID, spec.Linux.CgroupsPath, withoutPids(withDefaultDevices(spec.Linux.Resources)))
-		if err == nil {
-			cg = m
-			err = m.Create()
+	var pid int
+	if early != nil {
+		f := <-early
+		early = nil
+		cmd = nil // reaped by the handshake
+		if f.err != nil {
+			return nil, f.err
 		}
-		r.Log.Debug("create: cgroup ready", "id", opts.ID, "elapsed", time.Since(t0))
-		cgDone <- err
-	}()
-	cgWait = sync.OnceValue(func() error { return <-cgDone })
-	if err := sendNamespaces(sock, newFlags, join, spec.Linux.TimeOffsets); err != nil {
-		return nil, err
-	}
-	var maps func(int) error
-	if newFlags&unix.CLONE_NEWUSER != 0 {
-		maps = func(pid int) error { return writeIDMaps(pid, spec) }
-	}
-	pid, err := r.handshake(sock, cmd, func() (map[string]string, error) {
-		if err := cgWait(); err != nil {
+		pid = f.pid
+	} else {
+		startCgroup(spec.Linux.CgroupsPath, spec.Linux.Resources)
+		if err := sendNamespaces(sock, newFlags, join, spec.Linux.TimeOffsets); err != nil {
 			return nil, err
 		}
-		return cg.Paths(), nil
-	}, maps)
-	if err != nil {
-		return nil, err
+		var maps func(int) error
+		if newFlags&unix.CLONE_NEWUSER != 0 {
+			maps = func(pid int) error { return writeIDMaps(pid, spec) }
+		}
+		if pid, err = r.handshake(sock, cmd, cgPaths, maps); err != nil {
+			return nil, err
+		}
+		cmd = nil // reaped by the handshake
 	}
 	initPid = pid
-	cmd = nil // reaped by the handshake
 	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
 	_, startTime, err := procStat(pid)
 	if err != nil {

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,8 +42,7 @@ func (r *Runtime) Start(id string) error {
 	// writes first is an error.
 	msg, _ := io.ReadAll(conn)
 	if len(msg) > 0 {
-		var m message
-		if err := json.Unmarshal(msg, &m); err == nil && m.Error != "" {
+		if m, err := parseMessage(msg); err == nil && m.Error != "" {
 			return errors.New(m.Error)
 		}
 		return errors.New(string(msg))

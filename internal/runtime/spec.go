@@ -21,25 +21,90 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 // loadSpec also returns the file's bytes, which the runtime keeps and
 // passes on as they are instead of encoding the spec again.
 func loadSpec(bundle string) (*specs.Spec, []byte, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		if _, serr := os.Stat(bundle); serr != nil {
-			return nil, nil, errorf(errdefs.ErrNotFound, "bundle %s does not exist", bundle)
-		}
-		return nil, nil, errorf(errdefs.ErrNotFound, "bundle %s has no config.json", bundle)
-	}
+	data, err := readSpec(bundle)
 	if err != nil {
 		return nil, nil, err
 	}
+	s, err := parseSpec(bundle, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, data, nil
+}
+
+// readSpec reads <bundle>/config.json.
+func readSpec(bundle string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(bundle); serr != nil {
+			return nil, errorf(errdefs.ErrNotFound, "bundle %s does not exist", bundle)
+		}
+		return nil, errorf(errdefs.ErrNotFound, "bundle %s has no config.json", bundle)
+	}
+	return data, err
+}
+
+// parseSpec decodes and validates config.json's bytes.
+func parseSpec(bundle string, data []byte) (*specs.Spec, error) {
 	var s specs.Spec
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&s); err != nil {
-		return nil, nil, errorf(errdefs.ErrInvalidArgument, "parse %s: %v", filepath.Join(bundle, "config.json"), err)
+		return nil, errorf(errdefs.ErrInvalidArgument, "parse %s: %v", filepath.Join(bundle, "config.json"), err)
 	}
 	if err := ValidateSpec(&s); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &s, data, nil
+	return &s, nil
+}
+
+// earlySpec is what init's fork waits for: the namespaces to make or
+// join, the time offsets and the cgroup.
+type earlySpec struct {
+	Namespaces  []specs.LinuxNamespace
+	TimeOffsets map[string]specs.LinuxTimeOffset
+	CgroupsPath string
+	Resources   *specs.LinuxResources
+}
+
+// specEarly decodes only the fields of earlySpec, which costs a fresh
+// process a fraction of decoding the whole spec. Whatever it cannot read,
+// the whole decode reports.
+func specEarly(data []byte) (earlySpec, bool) {
+	var s struct {
+		Linux *struct {
+			Namespaces  []specs.LinuxNamespace           `json:"namespaces"`
+			TimeOffsets map[string]specs.LinuxTimeOffset `json:"timeOffsets"`
+			CgroupsPath string                           `json:"cgroupsPath"`
+			Resources   *specs.LinuxResources            `json:"resources"`
+		} `json:"linux"`
+	}
+	if json.Unmarshal(data, &s) != nil || s.Linux == nil {
+		return earlySpec{}, false
+	}
+	l := s.Linux
+	return earlySpec{l.Namespaces, l.TimeOffsets, l.CgroupsPath, l.Resources}, true
+}
+
+// hasUserNS reports whether nss makes or joins a user namespace.
+func hasUserNS(nss []specs.LinuxNamespace) bool {
+	for _, ns := range nss {
+		if ns.Type == specs.UserNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+// namespacesValid reports whether nss has only known types, each once.
+func namespacesValid(nss []specs.LinuxNamespace) bool {
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range nss {
+		if _, ok := nsFlags[ns.Type]; !ok || seen[ns.Type] {
+			return false
+		}
+		seen[ns.Type] = true
+	}
+	return true
 }
 
 // ValidateSpec checks the parts of a spec the runtime depends on.

@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -13,7 +15,12 @@ import (
 
 // The runtime and `berth init` talk over a SOCK_SEQPACKET socket pair: every
 // write is one message. The C constructor sends the single-letter messages
-// "R", "P<pid>" and "E<error>"; after that both sides exchange JSON messages.
+// "R", "P<pid>" and "E<error>"; after that both sides exchange messages
+// "m<type>\n<error>", and the runtime sends init its configuration as
+// "c<initConfig as JSON>\n<config.json as read>". Only the configuration
+// is JSON: encoding/json prepares an encoder for every type a struct can
+// reach before it encodes one, which would cost each init the whole of
+// specs.Process for a "ready".
 const (
 	msgConfig    = "config"     // runtime → init: initConfig
 	msgHooks     = "hooks"      // init → runtime: run prestart and createRuntime hooks now
@@ -25,9 +32,9 @@ const (
 )
 
 type message struct {
-	Type   string      `json:"type"`
-	Error  string      `json:"error,omitempty"`
-	Config *initConfig `json:"config,omitempty"`
+	Type   string
+	Error  string
+	Config *initConfig // msgConfig
 }
 
 // initConfig is everything `berth init` needs to build the container or to
@@ -37,11 +44,13 @@ type initConfig struct {
 	ID     string `json:"id"`
 	Bundle string `json:"bundle"`
 	Rootfs string `json:"rootfs"`
-	// RawSpec is config.json as the runtime read it; init decodes it into
-	// Spec. Process, when set, replaces Spec.Process (exec).
-	RawSpec     json.RawMessage `json:"spec"`
+	// RawSpec is config.json as the runtime read it (sent after the
+	// JSON); init decodes it into Spec. Process, when set, replaces
+	// Spec.Process (exec); it travels as RawProcess.
+	RawSpec     []byte          `json:"-"`
 	Spec        *specs.Spec     `json:"-"`
-	Process     *specs.Process  `json:"process,omitempty"`
+	Process     *specs.Process  `json:"-"`
+	RawProcess  json.RawMessage `json:"process,omitempty"`
 	NoPivot     bool            `json:"noPivot,omitempty"`
 	State       []byte          `json:"state,omitempty"` // hook input for createContainer/startContainer
 	PreserveFDs int             `json:"preserveFds,omitempty"`
@@ -135,9 +144,22 @@ func (s syncSocket) readPid() (int, error) {
 }
 
 func (s syncSocket) send(m message, fds ...int) error {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return err
+	var data []byte
+	if c := m.Config; c != nil {
+		if c.Process != nil {
+			p, err := json.Marshal(c.Process)
+			if err != nil {
+				return err
+			}
+			c.RawProcess = p
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		data = append(append(append([]byte("c"), b...), '\n'), c.RawSpec...)
+	} else {
+		data = []byte("m" + m.Type + "\n" + m.Error)
 	}
 	var oob []byte
 	if len(fds) > 0 {
@@ -146,17 +168,50 @@ func (s syncSocket) send(m message, fds ...int) error {
 	return unix.Sendmsg(int(s.f.Fd()), data, oob, nil, 0)
 }
 
-// recv reads one JSON message. ok is false at end of stream.
+// recv reads one message. ok is false at end of stream.
 func (s syncSocket) recv() (m message, fds []int, ok bool, err error) {
 	b, fds, ok, err := s.readRaw()
 	if err != nil || !ok {
 		return m, fds, ok, err
 	}
-	if b[0] == 'E' {
-		return message{Type: msgError, Error: string(b[1:])}, fds, true, nil
+	m, err = parseMessage(b)
+	return m, fds, true, err
+}
+
+// parseMessage decodes one message as send wrote it.
+func parseMessage(b []byte) (message, error) {
+	bad := func() (message, error) {
+		return message{}, fmt.Errorf("bad message %.20q from peer", b)
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fds, true, fmt.Errorf("bad message from peer: %w", err)
+	if len(b) == 0 {
+		return bad()
 	}
-	return m, fds, true, nil
+	switch b[0] {
+	case 'E':
+		return message{Type: msgError, Error: string(b[1:])}, nil
+	case 'm':
+		typ, text, found := strings.Cut(string(b[1:]), "\n")
+		if !found {
+			return bad()
+		}
+		return message{Type: typ, Error: text}, nil
+	case 'c':
+		head, spec, found := bytes.Cut(b[1:], []byte("\n"))
+		if !found {
+			return bad()
+		}
+		var c initConfig
+		if err := json.Unmarshal(head, &c); err != nil {
+			return message{}, fmt.Errorf("bad configuration from runtime: %w", err)
+		}
+		c.RawSpec = spec
+		if len(c.RawProcess) > 0 {
+			c.Process = new(specs.Process)
+			if err := json.Unmarshal(c.RawProcess, c.Process); err != nil {
+				return message{}, fmt.Errorf("bad process from runtime: %w", err)
+			}
+		}
+		return message{Type: msgConfig, Config: &c}, nil
+	}
+	return bad()
 }

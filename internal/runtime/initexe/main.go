@@ -12,6 +12,12 @@
 // it in place of berth for every runtime command.
 //
 // The Makefile builds it to cmd/berth/berth-init before berth itself.
+//
+// As in cmd/berth, GOMAXPROCS is not derived from the cgroup: that costs
+// every start reading /proc/self/mountinfo and cgroup files.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
