@@ -109,8 +109,54 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		os.RemoveAll(dir)
 	}()
 
-	// init is started before the spec is read: executing it overlaps with
-	// decoding the spec. It waits for its namespaces (sendNamespaces).
+	rawSpec, err := readSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	// The cgroup is made (and its limits set) in the background while
+	// init makes its namespaces; cgWait waits for it. It starts only once
+	// the state directory is ours, so a duplicate ID can never touch
+	// another container's cgroup.
+	startCgroup := func(path string, res *specs.LinuxResources) {
+		cgDone := make(chan error, 1)
+		go func() {
+			m, err := cgroup.New(opts.ID, path, withoutPids(withDefaultDevices(res)))
+			if err == nil {
+				cg = m
+				err = m.Create()
+			}
+			r.Log.Debug("create: cgroup ready", "id", opts.ID, "elapsed", time.Since(t0))
+			cgDone <- err
+		}()
+		cgWait = sync.OnceValue(func() error { return <-cgDone })
+	}
+	cgPaths := func() (map[string]string, error) {
+		if err := cgWait(); err != nil {
+			return nil, err
+		}
+		return cg.Paths(), nil
+	}
+
+	// Fast path: the few fields that init's fork waits for (namespaces,
+	// cgroup) are decoded on their own, the cgroup is made while init is
+	// executed, and the handshake that forks the container's process runs
+	// while the whole spec is decoded and checked. A fresh process takes
+	// about a millisecond for that decode (encoding/json learns each of
+	// the spec's types on first use). A new user namespace needs the whole
+	// spec first (its id maps).
+	type forked struct {
+		pid int
+		err error
+	}
+	var early chan forked
+	var earlyNS *earlySpec
+	if e, ok := specEarly(rawSpec); ok && namespacesValid(e.Namespaces) && !hasUserNS(e.Namespaces) {
+		earlyNS = &e
+		startCgroup(e.CgroupsPath, e.Resources)
+	}
+
+	// init is started before the spec is decoded: executing it overlaps
+	// with the decoding. It waits for its namespaces (sendNamespaces).
 	listener, err := listenStart(dir)
 	if err != nil {
 		return nil, err
@@ -135,63 +181,9 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	cmd = started
 	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
 
-	rawSpec, err := readSpec(bundle)
-	if err != nil {
-		return nil, err
-	}
-	// The cgroup is made (and its limits set) in the background while
-	// init makes its namespaces; cgWait waits for it. It starts only once
-	// the state directory is ours, so a duplicate ID can never touch
-	// another container's cgroup.
-	startCgroup := func(path string, res *specs.LinuxResources) {
-		cgDone := make(chan error, 1)
-		go func() {
-			t1 := time.Now()
-			m, err := cgroup.New(opts.ID, path, withoutPids(withDefaultDevices(res)))
-			r.Log.Debug("create: cgroup new", "id", opts.ID, "took", time.Since(t1))
-			if err == nil {
-				cg = m
-				err = m.Create()
-			}
-			r.Log.Debug("create: cgroup ready", "id", opts.ID, "elapsed", time.Since(t0))
-			cgDone <- err
-		}()
-		cgWait = sync.OnceValue(func() error { return <-cgDone })
-	}
-	cgPaths := func() (map[string]string, error) {
-		if err := cgWait(); err != nil {
-			return nil, err
-		}
-		return cg.Paths(), nil
-	}
-
-	// Fast path: the few fields that init's fork waits for (namespaces,
-	// cgroup) are decoded on their own, and the handshake that forks the
-	// container's process runs while the whole spec is decoded and
-	// checked. A fresh process takes about a millisecond for that decode
-	// (encoding/json learns each of the spec's types on first use). A new
-	// user namespace needs the whole spec first (its id maps).
-	type forked struct {
-		pid int
-		err error
-	}
-	var early chan forked
-	defer func() {
-		if early != nil && retErr != nil {
-			// The handshake still runs: end it, and kill what it forked.
-			if cmd != nil {
-				cmd.Kill()
-			}
-			if f := <-early; f.err == nil {
-				initPid = f.pid
-			}
-			cmd = nil // reaped by the handshake
-		}
-	}()
-	if e, ok := specEarly(rawSpec); ok && namespacesValid(e.Namespaces) && !hasUserNS(e.Namespaces) {
-		if join, newFlags, err := nsEnv(e.Namespaces); err == nil {
-			startCgroup(e.CgroupsPath, e.Resources)
-			if err := sendNamespaces(sock, newFlags, join, e.TimeOffsets); err != nil {
+	if earlyNS != nil {
+		if join, newFlags, err := nsEnv(earlyNS.Namespaces); err == nil {
+			if err := sendNamespaces(sock, newFlags, join, earlyNS.TimeOffsets); err != nil {
 				return nil, err
 			}
 			early = make(chan forked, 1)
@@ -199,6 +191,20 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 				pid, err := r.handshake(sock, cmd, cgPaths, nil)
 				early <- forked{pid, err}
 			}(cmd)
+			// Deferred after the socket's Close, so run before it.
+			defer func() {
+				if early != nil && retErr != nil {
+					// The handshake still runs: end it, and kill what
+					// it forked.
+					if cmd != nil {
+						cmd.Kill()
+					}
+					if f := <-early; f.err == nil {
+						initPid = f.pid
+					}
+					cmd = nil // reaped by the handshake
+				}
+			}()
 		}
 	}
 	spec, err := parseSpec(bundle, rawSpec)
@@ -233,7 +239,9 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		}
 		pid = f.pid
 	} else {
-		startCgroup(spec.Linux.CgroupsPath, spec.Linux.Resources)
+		if earlyNS == nil {
+			startCgroup(spec.Linux.CgroupsPath, spec.Linux.Resources)
+		}
 		if err := sendNamespaces(sock, newFlags, join, spec.Linux.TimeOffsets); err != nil {
 			return nil, err
 		}
