@@ -139,16 +139,18 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 
 	// Fast path: the few fields that init's fork waits for (namespaces,
 	// cgroup) are decoded on their own, the cgroup is made while init is
-	// executed, and the handshake that forks the container's process runs
-	// while the whole spec is decoded and checked. A fresh process takes
-	// about a millisecond for that decode (encoding/json learns each of
-	// the spec's types on first use). A new user namespace needs the whole
+	// executed, and init makes its namespaces while the whole spec is
+	// decoded and checked. A fresh process takes about a millisecond for
+	// that decode (encoding/json learns each of the spec's types on first
+	// use). The fork waits for the checks (checked), so that a bad spec
+	// never gets a container process. A new user namespace needs the whole
 	// spec first (its id maps).
 	type forked struct {
 		pid int
 		err error
 	}
 	var early chan forked
+	checked := func() {}
 	var earlyNS *earlySpec
 	if e, ok := specEarly(rawSpec); ok && namespacesValid(e.Namespaces) && !hasUserNS(e.Namespaces) {
 		earlyNS = &e
@@ -187,17 +189,25 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 				return nil, err
 			}
 			early = make(chan forked, 1)
+			checks := make(chan error, 1)
+			checked = sync.OnceFunc(func() { checks <- nil })
 			go func(cmd Child) {
-				pid, err := r.handshake(sock, cmd, cgPaths, nil)
+				pid, err := r.handshake(sock, cmd, func() (map[string]string, error) {
+					if err := <-checks; err != nil {
+						return nil, err
+					}
+					return cgPaths()
+				}, nil)
 				early <- forked{pid, err}
 			}(cmd)
 			// Deferred after the socket's Close, so run before it.
 			defer func() {
 				if early != nil && retErr != nil {
-					// The handshake still runs: end it, and kill what
-					// it forked.
-					if cmd != nil {
-						cmd.Kill()
+					// The handshake waits for the checks, before the
+					// fork: fail it, which kills init.
+					select {
+					case checks <- retErr:
+					default:
 					}
 					if f := <-early; f.err == nil {
 						initPid = f.pid
@@ -231,6 +241,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	}
 	var pid int
 	if early != nil {
+		checked()
 		f := <-early
 		early = nil
 		cmd = nil // reaped by the handshake

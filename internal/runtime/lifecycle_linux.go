@@ -42,16 +42,24 @@ func (r *Runtime) Start(id string) error {
 	// writes first is an error.
 	msg, _ := io.ReadAll(conn)
 	if len(msg) > 0 {
-		if m, err := parseMessage(msg); err == nil && m.Error != "" {
-			return errors.New(m.Error)
-		}
-		return errors.New(string(msg))
+		return StartFailure(msg)
 	}
 	if err := runStateHooks("poststart", hooksOf(&specs.Spec{Hooks: st.Hooks}).Poststart, st, Running); err != nil {
 		r.Log.Warn("poststart hook failed", "id", id, "err", err)
 		return err
 	}
 	return nil
+}
+
+// StartFailure is the error of a start whose init wrote msg instead of
+// executing the program. berth's C constructor, which starts containers
+// without the Go runtime when it can (internal/runtime/nsenter), hands
+// such a message over to the Go runtime for this.
+func StartFailure(msg []byte) error {
+	if m, err := parseMessage(msg); err == nil && m.Error != "" {
+		return errors.New(m.Error)
+	}
+	return errors.New(string(msg))
 }
 
 func stoppedOr(s Status) string {

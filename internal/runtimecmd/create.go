@@ -1,6 +1,7 @@
 package runtimecmd
 
 import (
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/signal"
@@ -56,6 +57,16 @@ func startCmd(g *globals) *cobra.Command {
 		Short: "executes the user defined process in a created container",
 		Args:  exactArgs(1, "<container-id>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// berth's C constructor started the container and init
+			// reported an error (see internal/runtime/nsenter/faststart.c).
+			if v, ok := os.LookupEnv("_BERTH_START_FAILED"); ok {
+				os.Unsetenv("_BERTH_START_FAILED")
+				msg, err := hex.DecodeString(v)
+				if err != nil {
+					msg = []byte(v)
+				}
+				return runtime.StartFailure(msg)
+			}
 			return g.runtime().Start(args[0])
 		},
 	}

@@ -304,6 +304,7 @@ static pid_t spawn(int cgfd)
  * binary itself, so it never executes itself again.
  */
 extern const char berth_runtime_sum[] __attribute__((weak));
+int fast_start(int argc, char **argv, int first, const char *runtime); /* faststart.c */
 extern const long berth_runtime_size __attribute__((weak));
 
 /*
@@ -320,6 +321,7 @@ static void reexec_runtime(int argc, char **argv, char **envp)
 	char path[256];
 	const char *base, *init;
 	size_t n;
+	int runc;
 	struct stat st;
 
 	if (!&berth_runtime_size || !&berth_runtime_sum || argc < 1 || !argv || !envp)
@@ -327,8 +329,8 @@ static void reexec_runtime(int argc, char **argv, char **envp)
 	base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
 	n = strlen(base);
-	if (!(n >= 5 && !strcmp(base + n - 5, "-runc")) && strcmp(base, "runc") &&
-	    !(argc > 1 && !strcmp(argv[1], "runtime")))
+	runc = (n >= 5 && !strcmp(base + n - 5, "-runc")) || !strcmp(base, "runc");
+	if (!runc && !(argc > 1 && !strcmp(argv[1], "runtime")))
 		return;
 	init = getenv("BERTH_INIT");
 	if (init && !strcmp(init, "self"))
@@ -338,6 +340,7 @@ static void reexec_runtime(int argc, char **argv, char **envp)
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022) || st.st_size != berth_runtime_size)
 		return;
+	fast_start(argc, argv, runc ? 1 : 2, path);
 	execve(path, argv, envp);
 	/* Still here: berth's own runtime mode does the work. */
 }
