@@ -86,14 +86,17 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	if err := caps.dropBounding(); err != nil {
 		return err
 	}
-	var sc *specs.LinuxSeccomp
-	if cfg.Spec.Linux != nil {
-		sc = cfg.Spec.Linux.Seccomp
+	filter := cfg.seccomp
+	if filter == nil {
+		var err error
+		if filter, err = prepareSeccomp(cfg.Spec); err != nil {
+			return err
+		}
 	}
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
 	// the process may be about to lose: load it now.
-	if sc != nil && !p.NoNewPrivileges {
-		if err := seccomp.Load(sc); err != nil {
+	if filter != nil && !p.NoNewPrivileges {
+		if err := filter.Install(); err != nil {
 			return fmt.Errorf("load seccomp profile: %w", err)
 		}
 	}
@@ -108,8 +111,8 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
-	if p.NoNewPrivileges && sc != nil {
-		if err := seccomp.Load(sc); err != nil {
+	if p.NoNewPrivileges && filter != nil {
+		if err := filter.Install(); err != nil {
 			return fmt.Errorf("load seccomp profile: %w", err)
 		}
 	}
@@ -118,6 +121,18 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	}
 	err := unix.Exec(path, p.Args, env)
 	return fmt.Errorf("exec %s: %w", p.Args[0], err)
+}
+
+// prepareSeccomp compiles the spec's seccomp profile, if it has one.
+func prepareSeccomp(s *specs.Spec) (*seccomp.Filter, error) {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	f, err := seccomp.Prepare(s.Linux.Seccomp)
+	if err != nil {
+		return nil, fmt.Errorf("load seccomp profile: %w", err)
+	}
+	return f, nil
 }
 
 // setIdentity switches to the process's user. PR_SET_KEEPCAPS keeps the

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-project/berth/internal/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -59,6 +60,8 @@ type initConfig struct {
 	Path string `json:"-"`
 	// caps are the process's capabilities, resolved at create.
 	caps *capSets
+	// seccomp is the process's filter, compiled at create.
+	seccomp *seccomp.Filter
 	// NewCgroupNS asks init to unshare its cgroup namespace.
 	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
 	// NoNewKeyring keeps the caller's session keyring (--no-new-keyring).

@@ -17,7 +17,7 @@ import (
 
 // Load compiles cfg and installs it on the calling OS thread with
 // seccomp(2) (SECCOMP_SET_MODE_FILTER, honoring cfg.Flags such as
-// SECCOMP_FILTER_FLAG_TSYNC, _LOG and _SPEC_ALLOW).
+// SECCOMP_FILTER_FLAG_TSYNC, _LOG and _SPEC_ALLOW): Prepare, then Install.
 //
 // The caller has already set no_new_privs or holds CAP_SYS_ADMIN; without
 // either the kernel refuses with EACCES. Without TSYNC the filter applies
@@ -25,29 +25,50 @@ import (
 // caller must hold runtime.LockOSThread until it execs. Filters are
 // permanent and stack: a thread cannot remove one once it is loaded.
 func Load(cfg *specs.LinuxSeccomp) error {
-	prog, err := Compile(cfg)
+	f, err := Prepare(cfg)
 	if err != nil {
 		return err
+	}
+	return f.Install()
+}
+
+// Filter is a compiled and assembled filter, ready to install.
+type Filter struct {
+	prog  []unix.SockFilter
+	flags uintptr
+}
+
+// Prepare compiles and assembles cfg, so that installing it later is one
+// system call (init prepares the filter at create, and installs it after
+// start).
+func Prepare(cfg *specs.LinuxSeccomp) (*Filter, error) {
+	prog, err := Compile(cfg)
+	if err != nil {
+		return nil, err
 	}
 	flags, err := filterFlags(cfg.Flags)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
-		return fmt.Errorf("assemble seccomp filter: %w", err)
+		return nil, fmt.Errorf("assemble seccomp filter: %w", err)
 	}
 	filter := make([]unix.SockFilter, len(raw))
 	for i, ins := range raw {
 		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
 	}
-	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	return &Filter{prog: filter, flags: flags}, nil
+}
 
+// Install loads the filter on the calling OS thread (see Load).
+func (f *Filter) Install() error {
+	fprog := unix.SockFprog{Len: uint16(len(f.prog)), Filter: &f.prog[0]}
 	// seccomp(SECCOMP_SET_MODE_FILTER, flags, &fprog); the kernel copies the
 	// program during the call. See seccomp(2),
 	// https://man7.org/linux/man-pages/man2/seccomp.2.html.
-	r1, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
-	runtime.KeepAlive(filter)
+	r1, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, f.flags, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(f.prog)
 	if errno != 0 {
 		return fmt.Errorf("load seccomp filter: %w", errno)
 	}

@@ -20,3 +20,12 @@ func Compile(*specs.LinuxSeccomp) ([]bpf.Instruction, error) { return nil, errUn
 // Load compiles cfg and installs it on the calling OS thread with
 // seccomp(2). It is not implemented on this platform.
 func Load(*specs.LinuxSeccomp) error { return errUnsupported }
+
+// Filter is a compiled filter; there are none on this platform.
+type Filter struct{}
+
+// Prepare compiles cfg. It is not implemented on this platform.
+func Prepare(*specs.LinuxSeccomp) (*Filter, error) { return nil, errUnsupported }
+
+// Install installs the filter. It is not implemented on this platform.
+func (*Filter) Install() error { return errUnsupported }
