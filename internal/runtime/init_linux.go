@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-project/berth/internal/runtime/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,6 +69,11 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 	}
 	if cfg.Process == nil {
 		cfg.Process = cfg.Spec.Process
+	}
+	if len(cfg.SeccompFilter) > 0 {
+		if cfg.seccomp, err = seccomp.UnmarshalFilter(cfg.SeccompFilter); err != nil {
+			return err
+		}
 	}
 	if cfg.NewCgroupNS {
 		// nsenter.c put this process in the container's cgroup before it

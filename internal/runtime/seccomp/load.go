@@ -6,6 +6,7 @@
 package seccomp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"unsafe"
@@ -59,6 +60,32 @@ func Prepare(cfg *specs.LinuxSeccomp) (*Filter, error) {
 		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
 	}
 	return &Filter{prog: filter, flags: flags}, nil
+}
+
+// MarshalBinary encodes the filter for another process: the flags, then
+// each instruction as code, jt, jf and k, little-endian.
+func (f *Filter) MarshalBinary() ([]byte, error) {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(f.flags))
+	for _, ins := range f.prog {
+		b = binary.LittleEndian.AppendUint16(b, ins.Code)
+		b = append(b, ins.Jt, ins.Jf)
+		b = binary.LittleEndian.AppendUint32(b, ins.K)
+	}
+	return b, nil
+}
+
+// UnmarshalFilter decodes what MarshalBinary wrote.
+func UnmarshalFilter(b []byte) (*Filter, error) {
+	if len(b) < 16 || (len(b)-8)%8 != 0 || (len(b)-8)/8 > 65535 {
+		return nil, fmt.Errorf("seccomp filter: bad encoding (%d bytes)", len(b))
+	}
+	f := &Filter{flags: uintptr(binary.LittleEndian.Uint64(b))}
+	for b = b[8:]; len(b) > 0; b = b[8:] {
+		f.prog = append(f.prog, unix.SockFilter{
+			Code: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:]),
+		})
+	}
+	return f, nil
 }
 
 // Install loads the filter on the calling OS thread (see Load).

@@ -29,3 +29,9 @@ func Prepare(*specs.LinuxSeccomp) (*Filter, error) { return nil, errUnsupported 
 
 // Install installs the filter. It is not implemented on this platform.
 func (*Filter) Install() error { return errUnsupported }
+
+// MarshalBinary encodes the filter. It is not implemented on this platform.
+func (*Filter) MarshalBinary() ([]byte, error) { return nil, errUnsupported }
+
+// UnmarshalFilter decodes a filter. It is not implemented on this platform.
+func UnmarshalFilter([]byte) (*Filter, error) { return nil, errUnsupported }
