@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"github.com/moby/moby/client"
 	"os"
+	"strings"
 
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/berth-project/berth/internal/cli/command/builder"
@@ -30,7 +31,7 @@ import (
 func Main(args []string) int {
 	cli := command.NewCli(os.Stdin, os.Stdout, os.Stderr)
 	defer cli.Close()
-	root := NewRootCommand(cli)
+	root := newRootCommandFor(cli, args)
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
@@ -56,6 +57,11 @@ func Main(args []string) int {
 
 // NewRootCommand returns the "berth" command with every subcommand.
 func NewRootCommand(cli *command.Cli) *cobra.Command {
+	return newRoot(cli, allCommands(cli))
+}
+
+// newRoot makes the root command with the given top-level commands.
+func newRoot(cli *command.Cli, cmds []*cobra.Command) *cobra.Command {
 	var showVersion bool
 	root := &cobra.Command{
 		Use:              "berth [OPTIONS] COMMAND [ARG...]",
@@ -85,17 +91,35 @@ func NewRootCommand(cli *command.Cli) *cobra.Command {
 	fs.Bool("tls", false, "Use TLS; implied by --tlsverify")
 	fs.MarkHidden("tls")
 	fs.BoolVarP(&showVersion, "version", "v", false, "Print version information and quit")
-	root.AddCommand(
+	root.AddCommand(cmds...)
+	setFlagErrors(root)
+	return root
+}
+
+// newRootCommandFor is NewRootCommand for the command line args: with only
+// the top-level command that args run, when it is one of topLevel's.
+// Building every command and its flags costs about a millisecond of each
+// call; help, completion and unknown commands get the whole tree.
+func newRootCommandFor(cli *command.Cli, args []string) *cobra.Command {
+	if mk, ok := topLevel[commandName(args)]; ok {
+		return newRoot(cli, []*cobra.Command{mk(cli)})
+	}
+	return NewRootCommand(cli)
+}
+
+// allCommands makes every top-level command, in the order of help.
+func allCommands(cli *command.Cli) []*cobra.Command {
+	cmds := []*cobra.Command{
 		container.NewContainerCommand(cli),
 		system.NewSystemCommand(cli),
 		system.NewInspectCommand(cli),
 		system.NewVersionCommand(cli),
 		system.NewInfoCommand(cli),
-	)
-	root.AddCommand(container.TopLevelCommands(cli)...)
-	root.AddCommand(image.NewImageCommand(cli))
-	root.AddCommand(image.TopLevelCommands(cli)...)
-	root.AddCommand(
+	}
+	cmds = append(cmds, container.TopLevelCommands(cli)...)
+	cmds = append(cmds, image.NewImageCommand(cli))
+	cmds = append(cmds, image.TopLevelCommands(cli)...)
+	return append(cmds,
 		volume.NewVolumeCommand(cli),
 		network.NewNetworkCommand(cli),
 		builder.NewBuilderCommand(cli),
@@ -103,8 +127,80 @@ func NewRootCommand(cli *command.Cli) *cobra.Command {
 		registry.NewLoginCommand(cli),
 		registry.NewLogoutCommand(cli),
 	)
-	setFlagErrors(root)
-	return root
+}
+
+// topLevel makes each top-level command on its own, by the name a command
+// line calls it (TestTopLevel checks it against allCommands).
+var topLevel = map[string]func(*command.Cli) *cobra.Command{
+	"container": container.NewContainerCommand,
+	"system":    system.NewSystemCommand,
+	"inspect":   system.NewInspectCommand,
+	"version":   system.NewVersionCommand,
+	"info":      system.NewInfoCommand,
+	"run":       container.NewRunCommand,
+	"create":    container.NewCreateCommand,
+	"start":     container.NewStartCommand,
+	"stop":      container.NewStopCommand,
+	"restart":   container.NewRestartCommand,
+	"kill":      container.NewKillCommand,
+	"rm":        container.NewRmCommand,
+	"logs":      container.NewLogsCommand,
+	"attach":    container.NewAttachCommand,
+	"exec":      container.NewExecCommand,
+	"wait":      container.NewWaitCommand,
+	"pause":     container.NewPauseCommand,
+	"unpause":   container.NewUnpauseCommand,
+	"rename":    container.NewRenameCommand,
+	"top":       container.NewTopCommand,
+	"stats":     container.NewStatsCommand,
+	"port":      container.NewPortCommand,
+	"diff":      container.NewDiffCommand,
+	"export":    container.NewExportCommand,
+	"cp":        container.NewCpCommand,
+	"commit":    container.NewCommitCommand,
+	"update":    container.NewUpdateCommand,
+	"ps": func(cli *command.Cli) *cobra.Command {
+		c := container.NewPsCommand(cli)
+		c.Aliases = nil
+		return c
+	},
+	"image":   image.NewImageCommand,
+	"images":  image.NewListCommand,
+	"rmi":     image.NewRemoveCommand,
+	"pull":    image.NewPullCommand,
+	"push":    image.NewPushCommand,
+	"tag":     image.NewTagCommand,
+	"save":    image.NewSaveCommand,
+	"load":    image.NewLoadCommand,
+	"import":  image.NewImportCommand,
+	"history": image.NewHistoryCommand,
+	"search":  image.NewSearchCommand,
+	"build":   image.NewBuildCommand,
+	"volume":  volume.NewVolumeCommand,
+	"network": network.NewNetworkCommand,
+	"builder": builder.NewBuilderCommand,
+	"events":  system.NewEventsCommand,
+	"login":   registry.NewLoginCommand,
+	"logout":  registry.NewLogoutCommand,
+}
+
+// commandName is the first argument that is neither a global flag nor its
+// value: the top-level command a command line runs ("" when there is
+// none).
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case a == "-H" || a == "--host" || a == "--config" || a == "--context" || a == "-l" || a == "--log-level":
+			i++ // the flag's value
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a
+		}
+	}
+	return ""
 }
 
 func setFlagErrors(c *cobra.Command) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -21,7 +20,19 @@ import (
 	"github.com/berth-project/berth/internal/snapshot"
 )
 
-var containerID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// isContainerID reports whether s is a full container ID: 64 lowercase hex
+// digits.
+func isContainerID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // restore loads the containers and reconciles them with what the monitor
 // and the runtime know, after a clean stop or a crash at any point:
@@ -45,7 +56,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	var exited []monitor.Process
 	var removing, autostart []*ctr.Container
 	for _, e := range entries {
-		if !containerID.MatchString(e.Name()) {
+		if !isContainerID(e.Name()) {
 			continue
 		}
 		c, err := ctr.Load(filepath.Join(dir, e.Name()))
@@ -175,13 +186,13 @@ func (d *Daemon) cleanOrphans(ctx context.Context) {
 		}
 	}
 	d.images.Snapshotter().Walk(ctx, func(ctx context.Context, info snapshot.Info) error {
-		if info.Kind == snapshot.KindActive && containerID.MatchString(info.Name) {
+		if info.Kind == snapshot.KindActive && isContainerID(info.Name) {
 			seen[info.Name] = true
 		}
 		return nil
 	})
 	for id := range seen {
-		if !containerID.MatchString(id) {
+		if !isContainerID(id) {
 			continue
 		}
 		if _, err := d.store.Get(id); errors.Is(err, errdefs.ErrNotFound) {

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -199,10 +198,21 @@ func nameKind(name string) (kind, reference.Named) {
 	return kindTag, n
 }
 
-var (
-	fullID  = regexp.MustCompile(`^(sha256:)?[0-9a-f]{64}$`)
-	shortID = regexp.MustCompile(`^(sha256:)?[0-9a-f]{1,64}$`)
-)
+// hexID reports whether s is "sha256:" (optional) and then min to 64
+// lowercase hex digits. (No regexp: compiling one at package init costs
+// every berth process, the CLI's included.)
+func hexID(s string, min int) bool {
+	s = strings.TrimPrefix(s, "sha256:")
+	if len(s) < min || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Get finds an image by name ("busybox", "localhost:5000/app:1",
 // "app@sha256:…"), by ID ("sha256:…" or the 64 hex digits) or by a
@@ -216,7 +226,7 @@ func (s *Store) Get(ctx context.Context, ref string) (Image, error) {
 
 // lookup is Get that also returns the record name when ref names one.
 func (s *Store) lookup(ctx context.Context, ref string) (Image, string, error) {
-	if !fullID.MatchString(ref) {
+	if !hexID(ref, 64) {
 		if n, err := distribution.ParseRef(ref); err == nil {
 			rec, err := s.db.GetImage(ctx, n.String())
 			if err == nil {
@@ -231,7 +241,7 @@ func (s *Store) lookup(ctx context.Context, ref string) (Image, string, error) {
 			}
 		}
 	}
-	if shortID.MatchString(ref) {
+	if hexID(ref, 1) {
 		prefix := ref
 		if !strings.HasPrefix(prefix, "sha256:") {
 			prefix = "sha256:" + prefix
