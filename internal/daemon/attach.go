@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
@@ -23,46 +24,98 @@ import (
 
 // pendingAttach is an attach to a container that is not running yet
 // (`docker run` and `start -a` attach before they start): start hands it
-// to the monitor between create and start, so no output is lost.
+// to the monitor between create and start, so no output is lost. It is
+// registered before the router answers the hijack (ContainerAttachInfo),
+// since the client may start the container as soon as it has that answer;
+// its streams follow once the connection is hijacked (ready), and start
+// waits for them.
 type pendingAttach struct {
 	streams monitor.Streams
 	ctx     context.Context
+	ready   chan struct{} // streams and ctx are set
+	gone    chan struct{} // cancelled: the hijack failed
 	done    chan error
 }
 
-// ContainerAttachInfo says whether the container has a TTY.
-func (d *Daemon) ContainerAttachInfo(ctx context.Context, ref string) (bool, error) {
+func newPendingAttach() *pendingAttach {
+	return &pendingAttach{ready: make(chan struct{}), gone: make(chan struct{}), done: make(chan error, 1)}
+}
+
+// attachReservation is the router.AttachReservation of a pending attach.
+type attachReservation struct {
+	d  *Daemon
+	id string
+	p  *pendingAttach
+	// What ContainerAttach needs of the container, read here: a start
+	// holds the container's lock while it waits for the reserved attach.
+	tty, openStdin bool
+	logPath        string
+}
+
+func (r *attachReservation) Cancel() {
+	r.d.dropPending(r.id, r.p)
+	close(r.p.gone)
+}
+
+// ContainerAttachInfo says whether the container has a TTY, and reserves a
+// streaming attach to a container that is not running (see pendingAttach).
+func (d *Daemon) ContainerAttachInfo(ctx context.Context, ref string, stream bool) (bool, router.AttachReservation, error) {
 	c, err := d.store.Get(ref)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	c.Mu.Lock()
 	defer c.Mu.Unlock()
 	if c.State.Status == ctr.Paused {
-		return false, errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is paused, unpause the container before attach", ref))
+		return false, nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is paused, unpause the container before attach", ref))
 	}
-	return c.Config.Tty, nil
+	if !stream || c.IsRunning() {
+		return c.Config.Tty, nil, nil
+	}
+	p := newPendingAttach()
+	d.mu.Lock()
+	d.pending[c.ID] = append(d.pending[c.ID], p)
+	d.mu.Unlock()
+	return c.Config.Tty, &attachReservation{d: d, id: c.ID, p: p,
+		tty: c.Config.Tty, openStdin: c.Config.OpenStdin, logPath: c.LogPath}, nil
 }
 
 // ContainerAttach connects the client's streams to the container.
 func (d *Daemon) ContainerAttach(ctx context.Context, ref string, cfg *router.AttachConfig) error {
+	reserved, _ := cfg.Reservation.(*attachReservation)
 	c, err := d.store.Get(ref)
 	if err != nil {
+		if reserved != nil {
+			reserved.Cancel()
+		}
 		return err
 	}
-	c.Mu.Lock()
-	tty, openStdin := c.Config.Tty, c.Config.OpenStdin
-	logPath := c.LogPath
-	c.Mu.Unlock()
+	var (
+		tty, openStdin bool
+		logPath        string
+	)
+	if reserved != nil {
+		tty, openStdin, logPath = reserved.tty, reserved.openStdin, reserved.logPath
+	} else {
+		c.Mu.Lock()
+		tty, openStdin, logPath = c.Config.Tty, c.Config.OpenStdin, c.LogPath
+		c.Mu.Unlock()
+	}
 	if cfg.Logs {
 		err := jsonlog.Read(ctx, logPath, jsonlog.ReadOpts{Tail: -1}, func(e jsonlog.Entry) error {
 			return writeEntry(e, tty, cfg.UseStdout, cfg.UseStderr, false, cfg.Stdout, cfg.Stderr)
 		})
 		if err != nil {
+			if reserved != nil {
+				reserved.Cancel()
+			}
 			return err
 		}
 	}
 	if !cfg.Stream {
+		if reserved != nil {
+			reserved.Cancel()
+		}
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -71,6 +124,9 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, cfg *router.At
 	if cfg.UseStdin && openStdin {
 		keys, err := parseDetachKeys(cfg.DetachKeys)
 		if err != nil {
+			if reserved != nil {
+				reserved.Cancel()
+			}
 			return err
 		}
 		s.Stdin = &detachReader{r: cfg.Stdin, keys: keys, detached: cancel}
@@ -86,23 +142,31 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, cfg *router.At
 		}
 	}
 	d.publish(c, events.ActionAttach, nil)
-	c.Mu.Lock()
-	if !c.IsRunning() {
-		p := &pendingAttach{streams: s, ctx: ctx, done: make(chan error, 1)}
-		d.mu.Lock()
-		d.pending[c.ID] = append(d.pending[c.ID], p)
-		d.mu.Unlock()
-		c.Mu.Unlock()
-		select {
-		case err := <-p.done:
-			return ignoreDetach(err)
-		case <-ctx.Done():
-			d.dropPending(c.ID, p)
-			return nil
+	p := (*pendingAttach)(nil)
+	if reserved != nil {
+		p = reserved.p
+	} else {
+		c.Mu.Lock()
+		if !c.IsRunning() {
+			p = newPendingAttach()
+			d.mu.Lock()
+			d.pending[c.ID] = append(d.pending[c.ID], p)
+			d.mu.Unlock()
 		}
+		c.Mu.Unlock()
 	}
-	c.Mu.Unlock()
-	return ignoreDetach(d.mon.Attach(ctx, c.ID, s))
+	if p == nil {
+		return ignoreDetach(d.mon.Attach(ctx, c.ID, s))
+	}
+	p.streams, p.ctx = s, ctx
+	close(p.ready)
+	select {
+	case err := <-p.done:
+		return ignoreDetach(err)
+	case <-ctx.Done():
+		d.dropPending(c.ID, p)
+		return nil
+	}
 }
 
 func ignoreDetach(err error) error {
@@ -134,6 +198,17 @@ func (d *Daemon) attachPending(id string) {
 	delete(d.pending, id)
 	d.mu.Unlock()
 	for _, p := range ps {
+		// The router hijacks the connection right after reserving the
+		// attach: its streams follow within moments.
+		select {
+		case <-p.ready:
+		case <-p.gone:
+			continue
+		case <-time.After(5 * time.Second):
+			d.log.Warn("attach reserved but never connected", "id", id)
+			p.done <- errors.New("the container started before the attach was connected")
+			continue
+		}
 		wait, err := d.mon.AttachStart(p.ctx, id, p.streams)
 		if err != nil {
 			p.done <- err

@@ -242,7 +242,9 @@ func (b *buildBackend) Run(ctx context.Context, cfg builder.RunConfig, out io.Wr
 	// The output is attached before the start, so none is lost; stdout
 	// and stderr write to out from two goroutines.
 	w := &lockedWriter{w: out}
-	p := &pendingAttach{streams: monitor.Streams{Stdout: w, Stderr: w}, ctx: ctx, done: make(chan error, 1)}
+	p := newPendingAttach()
+	p.streams, p.ctx = monitor.Streams{Stdout: w, Stderr: w}, ctx
+	close(p.ready)
 	d.mu.Lock()
 	d.pending[id] = append(d.pending[id], p)
 	d.mu.Unlock()

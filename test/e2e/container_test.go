@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -36,6 +37,18 @@ func TestRunForeground(t *testing.T) {
 	r = dockerIn(t, shared, strings.NewReader("from stdin\n"), "run", "--rm", "-i", "busybox", "cat")
 	assert.Equal(t, r.Code, 0, r.String())
 	assert.Equal(t, r.Stdout, "from stdin\n")
+}
+
+// TestRunOutputNeverLost runs short-lived containers many times: the
+// client starts the container as soon as its attach is answered, and the
+// attach must be in place by then (it once was registered only after the
+// answer, and a fast process's output could miss it).
+func TestRunOutputNeverLost(t *testing.T) {
+	testutil.RequiresRoot(t)
+	for i := range 25 {
+		want := fmt.Sprintf("run %d", i)
+		assert.Equal(t, ok(t, "run", "--rm", "--network", "none", "busybox", "echo", want), want)
+	}
 }
 
 func TestRunOptions(t *testing.T) {

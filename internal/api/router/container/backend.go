@@ -25,6 +25,14 @@ type AttachConfig struct {
 	// Multiplexed tells whether Stdout and Stderr are frames of the
 	// multiplexed stream (no TTY).
 	Multiplexed bool
+	// Reservation is what ContainerAttachInfo reserved, or nil.
+	Reservation AttachReservation
+}
+
+// AttachReservation is an attach that ContainerAttachInfo reserved.
+type AttachReservation interface {
+	// Cancel gives the reservation up (the hijack failed).
+	Cancel()
 }
 
 // LogsConfig is a logs request.
@@ -67,8 +75,13 @@ type Backend interface {
 	ContainerExport(ctx context.Context, ref string, w io.Writer) error
 	ContainerAttach(ctx context.Context, ref string, cfg *AttachConfig) error
 	// ContainerAttachInfo tells whether the container has a TTY, before
-	// the connection is hijacked.
-	ContainerAttachInfo(ctx context.Context, ref string) (tty bool, err error)
+	// the connection is hijacked. With stream set and a container that is
+	// not running, it also reserves the attach: a client may start the
+	// container as soon as it has the hijack's response, and the start
+	// must then wait for this attach rather than run the process without
+	// it. The reservation goes to ContainerAttach in AttachConfig, or is
+	// cancelled.
+	ContainerAttachInfo(ctx context.Context, ref string, stream bool) (tty bool, r AttachReservation, err error)
 	ContainerResize(ctx context.Context, ref string, height, width uint16) error
 	ContainerLogs(ctx context.Context, ref string, cfg *LogsConfig, w io.Writer) (tty bool, err error)
 	ContainerLogsCheck(ctx context.Context, ref string) (tty bool, err error)

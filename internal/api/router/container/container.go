@@ -352,12 +352,16 @@ func logsTime(s string) (time.Time, error) {
 // attach hijacks the connection and hands the streams to the backend.
 func (r *Router) attach(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
 	name := vars["name"]
-	tty, err := r.b.ContainerAttachInfo(ctx, name)
+	stream := httputils.BoolValue(req, "stream")
+	tty, reserved, err := r.b.ContainerAttachInfo(ctx, name, stream)
 	if err != nil {
 		return err
 	}
 	conn, rw, err := httputils.Hijack(w, req, !tty)
 	if err != nil {
+		if reserved != nil {
+			reserved.Cancel()
+		}
 		return err
 	}
 	defer conn.Close()
@@ -366,9 +370,10 @@ func (r *Router) attach(ctx context.Context, w http.ResponseWriter, req *http.Re
 		UseStdout:   httputils.BoolValue(req, "stdout"),
 		UseStderr:   httputils.BoolValue(req, "stderr"),
 		Logs:        httputils.BoolValue(req, "logs"),
-		Stream:      httputils.BoolValue(req, "stream"),
+		Stream:      stream,
 		DetachKeys:  req.FormValue("detachKeys"),
 		Multiplexed: !tty,
+		Reservation: reserved,
 	}
 	var in io.Reader = rw.Reader
 	cfg.Stdin = in
