@@ -85,7 +85,7 @@ static int has_poststart(const char *path)
 
 int fast_start(int argc, char **argv, int first, const char *runtime)
 {
-	const char *root = "/run/berth/runtime", *value, *id = NULL;
+	const char *root = "/run/berth/runtime", *value, *id = NULL, *log = NULL;
 	char dir[4096], path[4200], msg[4096], *hex;
 	struct sockaddr_un addr;
 	int i, fd, cmd = -1;
@@ -96,8 +96,9 @@ int fast_start(int argc, char **argv, int first, const char *runtime)
 			cmd = i;
 		} else if (cmd < 0 && flag_value(argv, argc, &i, "--root", &value)) {
 			root = value;
-		} else if (cmd < 0 && (flag_value(argv, argc, &i, "--log", &value) ||
-				       flag_value(argv, argc, &i, "--log-format", &value))) {
+		} else if (cmd < 0 && flag_value(argv, argc, &i, "--log", &value)) {
+			log = value;
+		} else if (cmd < 0 && flag_value(argv, argc, &i, "--log-format", &value)) {
 			/* only errors are logged: the Go runtime does that */
 		} else if (cmd < 0 && (!strcmp(argv[i], "--systemd-cgroup") ||
 				       !strcmp(argv[i], "--systemd-cgroup=true") ||
@@ -138,8 +139,12 @@ int fast_start(int argc, char **argv, int first, const char *runtime)
 		len += n;
 	}
 	close(fd);
-	if (len == 0)
+	if (len == 0) {
+		/* The Go runtime creates the log file whatever happens. */
+		if (log && (fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0)
+			close(fd);
 		_exit(0);
+	}
 	hex = malloc(2 * len + sizeof("_BERTH_START_FAILED="));
 	if (!hex)
 		_exit(1);
