@@ -118,7 +118,9 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	// init makes its namespaces; cgWait waits for it. It starts only once
 	// the state directory is ours, so a duplicate ID can never touch
 	// another container's cgroup.
+	cgStarted := false
 	startCgroup := func(path string, res *specs.LinuxResources) {
+		cgStarted = true
 		cgDone := make(chan error, 1)
 		go func() {
 			m, err := cgroup.New(opts.ID, path, withoutPids(withDefaultDevices(res)))
@@ -131,31 +133,18 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		}()
 		cgWait = sync.OnceValue(func() error { return <-cgDone })
 	}
-	cgPaths := func() (map[string]string, error) {
-		if err := cgWait(); err != nil {
-			return nil, err
-		}
-		return cg.Paths(), nil
-	}
 
-	// Fast path: the few fields that init's fork waits for (namespaces,
-	// cgroup) are decoded on their own, the cgroup is made while init is
-	// executed, and init makes its namespaces while the whole spec is
-	// decoded and checked. A fresh process takes about a millisecond for
-	// that decode (encoding/json learns each of the spec's types on first
-	// use). The fork waits for the checks (checked), so that a bad spec
-	// never gets a container process. A new user namespace needs the whole
+	// The fields that init's fork waits for (namespaces, cgroup) are
+	// decoded on their own when they can be (specEarly): the cgroup is
+	// then made while init is executed, and init makes its namespaces
+	// while the whole spec is decoded and checked. A fresh process takes
+	// about a millisecond for that decode (encoding/json learns each of
+	// the spec's types on first use). A new user namespace needs the whole
 	// spec first (its id maps).
-	type forked struct {
-		pid int
-		err error
-	}
-	var early chan forked
-	checked := func() {}
-	var earlyNS *earlySpec
-	if e, ok := specEarly(rawSpec); ok && namespacesValid(e.Namespaces) && !hasUserNS(e.Namespaces) {
-		earlyNS = &e
-		startCgroup(e.CgroupsPath, e.Resources)
+	early, earlyOK := specEarly(rawSpec)
+	earlyOK = earlyOK && namespacesValid(early.Namespaces) && !hasUserNS(early.Namespaces)
+	if earlyOK {
+		startCgroup(early.CgroupsPath, early.Resources)
 	}
 
 	// init is started before the spec is decoded: executing it overlaps
@@ -184,40 +173,61 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	cmd = started
 	r.Log.Debug("create: init started", "id", opts.ID, "elapsed", time.Since(t0))
 
-	if earlyNS != nil {
-		if join, newFlags, err := nsEnv(earlyNS.Namespaces); err == nil {
-			if err := sendNamespaces(sock, newFlags, join, earlyNS.TimeOffsets); err != nil {
+	// handshake sends init its namespaces and drives nsenter.c in the
+	// background; the fork waits until release says the whole spec passed
+	// its checks, so that a bad spec never gets a container process.
+	type forked struct {
+		pid int
+		err error
+	}
+	var (
+		forkDone chan forked
+		release  func(error)
+	)
+	handshake := func(newFlags int, join string, offsets map[string]specs.LinuxTimeOffset, maps func(int) error) error {
+		if err := sendNamespaces(sock, newFlags, join, offsets); err != nil {
+			return err
+		}
+		checks := make(chan error, 1)
+		release = func(err error) {
+			select {
+			case checks <- err:
+			default:
+			}
+		}
+		forkDone = make(chan forked, 1)
+		go func(cmd Child) {
+			pid, err := r.handshake(sock, cmd, func() (map[string]string, error) {
+				if err := <-checks; err != nil {
+					return nil, err
+				}
+				if err := cgWait(); err != nil {
+					return nil, err
+				}
+				return cg.Paths(), nil
+			}, maps)
+			forkDone <- forked{pid, err}
+		}(cmd)
+		return nil
+	}
+	// Deferred after the socket's Close, so run before it.
+	defer func() {
+		if forkDone != nil && retErr != nil {
+			release(retErr) // the handshake fails, which kills init
+			if f := <-forkDone; f.err == nil {
+				initPid = f.pid
+			}
+			cmd = nil // reaped by the handshake
+		}
+	}()
+	if earlyOK {
+		if join, newFlags, err := nsEnv(early.Namespaces); err == nil {
+			if err := handshake(newFlags, join, early.TimeOffsets, nil); err != nil {
 				return nil, err
 			}
-			early = make(chan forked, 1)
-			checks := make(chan error, 1)
-			checked = sync.OnceFunc(func() { checks <- nil })
-			go func(cmd Child) {
-				pid, err := r.handshake(sock, cmd, func() (map[string]string, error) {
-					if err := <-checks; err != nil {
-						return nil, err
-					}
-					return cgPaths()
-				}, nil)
-				early <- forked{pid, err}
-			}(cmd)
-			// Deferred after the socket's Close, so run before it.
-			defer func() {
-				if early != nil && retErr != nil {
-					// The handshake waits for the checks, before the
-					// fork: fail it, which kills init.
-					select {
-					case checks <- retErr:
-					default:
-					}
-					if f := <-early; f.err == nil {
-						initPid = f.pid
-					}
-					cmd = nil // reaped by the handshake
-				}
-			}()
 		}
 	}
+
 	spec, err := parseSpec(bundle, rawSpec)
 	if err != nil {
 		return nil, err
@@ -240,32 +250,26 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err != nil {
 		return nil, errorf(errdefs.ErrInvalidArgument, "%v", err)
 	}
-	var pid int
-	if early != nil {
-		checked()
-		f := <-early
-		early = nil
-		cmd = nil // reaped by the handshake
-		if f.err != nil {
-			return nil, f.err
-		}
-		pid = f.pid
-	} else {
-		if earlyNS == nil {
-			startCgroup(spec.Linux.CgroupsPath, spec.Linux.Resources)
-		}
-		if err := sendNamespaces(sock, newFlags, join, spec.Linux.TimeOffsets); err != nil {
-			return nil, err
-		}
+	if !cgStarted {
+		startCgroup(spec.Linux.CgroupsPath, spec.Linux.Resources)
+	}
+	if forkDone == nil {
 		var maps func(int) error
 		if newFlags&unix.CLONE_NEWUSER != 0 {
 			maps = func(pid int) error { return writeIDMaps(pid, spec) }
 		}
-		if pid, err = r.handshake(sock, cmd, cgPaths, maps); err != nil {
+		if err := handshake(newFlags, join, spec.Linux.TimeOffsets, maps); err != nil {
 			return nil, err
 		}
-		cmd = nil // reaped by the handshake
 	}
+	release(nil)
+	f := <-forkDone
+	forkDone = nil
+	cmd = nil // reaped by the handshake
+	if f.err != nil {
+		return nil, f.err
+	}
+	pid := f.pid
 	initPid = pid
 	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
 	_, startTime, err := procStat(pid)
@@ -347,20 +351,15 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 }
 
 // seccompForInit compiles the spec's seccomp profile here, while init
-// starts, and sends init the filter with a spec without the profile:
-// decoding Docker's default profile and compiling it would cost init about
-// half a millisecond before it reports ready.
+// starts (compileSeccomp), and sends init a spec without the profile.
 func seccompForInit(cfg *initConfig) error {
-	filter, err := prepareSeccomp(cfg.Spec)
-	if err != nil || filter == nil {
-		return err
-	}
-	if cfg.SeccompFilter, err = filter.MarshalBinary(); err != nil {
+	if has, err := compileSeccomp(cfg, cfg.Spec); err != nil || !has {
 		return err
 	}
 	trimmed, linux := *cfg.Spec, *cfg.Spec.Linux
 	linux.Seccomp = nil
 	trimmed.Linux = &linux
+	var err error
 	cfg.RawSpec, err = json.Marshal(&trimmed)
 	return err
 }

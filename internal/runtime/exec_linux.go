@@ -49,19 +49,27 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// init gets only what it needs of the container's spec for exec (the
-	// personality, the seccomp filter compiled here): decoding the whole
-	// spec costs a fresh process about a millisecond.
-	filter, err := prepareSeccomp(spec)
-	if err != nil {
-		return 0, err
-	}
+	// init gets only what it needs of the container's spec for exec: the
+	// personality, and the seccomp filter compiled here (compileSeccomp).
+	// Decoding the whole spec costs a fresh process about a millisecond.
 	execSpec := &specs.Spec{}
 	if spec.Linux != nil && spec.Linux.Personality != nil {
 		execSpec.Linux = &specs.Linux{Personality: spec.Linux.Personality}
 	}
 	raw, err := json.Marshal(execSpec)
 	if err != nil {
+		return 0, err
+	}
+	cfg := &initConfig{
+		Exec:        true,
+		ID:          id,
+		Bundle:      st.Bundle,
+		RawSpec:     raw,
+		Spec:        spec,
+		Process:     p,
+		PreserveFDs: opts.PreserveFDs,
+	}
+	if _, err := compileSeccomp(cfg, spec); err != nil {
 		return 0, err
 	}
 	parent, child, err := newSocketPair()
@@ -88,20 +96,6 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	pid, err := r.handshake(sock, cmd, func() (map[string]string, error) { return cg.Paths(), nil }, nil)
 	if err != nil {
 		return 0, err
-	}
-	cfg := &initConfig{
-		Exec:        true,
-		ID:          id,
-		Bundle:      st.Bundle,
-		RawSpec:     raw,
-		Spec:        spec,
-		Process:     p,
-		PreserveFDs: opts.PreserveFDs,
-	}
-	if filter != nil {
-		if cfg.SeccompFilter, err = filter.MarshalBinary(); err != nil {
-			return 0, err
-		}
 	}
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return 0, err

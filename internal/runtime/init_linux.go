@@ -114,13 +114,6 @@ func runInit(sock syncSocket, listener *os.File, report *syncSocket) error {
 		return err
 	}
 	cfg.caps = caps
-	// The seccomp filter too (unless the runtime sent it compiled): start
-	// then only installs it.
-	if cfg.seccomp == nil {
-		if cfg.seccomp, err = prepareSeccomp(cfg.Spec); err != nil {
-			return err
-		}
-	}
 	if err := sock.send(message{Type: msgReady}); err != nil {
 		return err
 	}

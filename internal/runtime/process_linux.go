@@ -86,13 +86,7 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	if err := caps.dropBounding(); err != nil {
 		return err
 	}
-	filter := cfg.seccomp
-	if filter == nil {
-		var err error
-		if filter, err = prepareSeccomp(cfg.Spec); err != nil {
-			return err
-		}
-	}
+	filter := cfg.seccomp // compiled by the runtime (compileSeccomp)
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
 	// the process may be about to lose: load it now.
 	if filter != nil && !p.NoNewPrivileges {
@@ -123,16 +117,21 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	return fmt.Errorf("exec %s: %w", p.Args[0], err)
 }
 
-// prepareSeccomp compiles the spec's seccomp profile, if it has one.
-func prepareSeccomp(s *specs.Spec) (*seccomp.Filter, error) {
-	if s.Linux == nil || s.Linux.Seccomp == nil {
-		return nil, nil
+// compileSeccomp compiles spec's seccomp profile, if it has one, into
+// cfg.SeccompFilter: init installs that program and never decodes or
+// compiles the profile itself (in a fresh process that costs about half a
+// millisecond for Docker's default profile). It reports whether there was
+// a profile.
+func compileSeccomp(cfg *initConfig, spec *specs.Spec) (bool, error) {
+	if spec.Linux == nil || spec.Linux.Seccomp == nil {
+		return false, nil
 	}
-	f, err := seccomp.Prepare(s.Linux.Seccomp)
+	f, err := seccomp.Prepare(spec.Linux.Seccomp)
 	if err != nil {
-		return nil, fmt.Errorf("load seccomp profile: %w", err)
+		return false, fmt.Errorf("load seccomp profile: %w", err)
 	}
-	return f, nil
+	cfg.SeccompFilter, err = f.MarshalBinary()
+	return true, err
 }
 
 // setIdentity switches to the process's user. PR_SET_KEEPCAPS keeps the

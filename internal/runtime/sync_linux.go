@@ -60,9 +60,9 @@ type initConfig struct {
 	Path string `json:"-"`
 	// caps are the process's capabilities, resolved at create.
 	caps *capSets
-	// seccomp is the process's filter, compiled at create. For exec the
-	// runtime compiles it and sends it as SeccompFilter (with a spec that
-	// holds only what exec needs: init then decodes almost nothing).
+	// seccomp is the process's filter: the runtime compiles it and sends
+	// it as SeccompFilter (compileSeccomp), with a spec without the
+	// profile.
 	seccomp       *seccomp.Filter
 	SeccompFilter []byte `json:"seccompFilter,omitempty"`
 	// NewCgroupNS asks init to unshare its cgroup namespace.
