@@ -83,11 +83,16 @@ func (d *Daemon) ContainerAttachInfo(ctx context.Context, ref string, stream boo
 // ContainerAttach connects the client's streams to the container.
 func (d *Daemon) ContainerAttach(ctx context.Context, ref string, cfg *router.AttachConfig) error {
 	reserved, _ := cfg.Reservation.(*attachReservation)
+	if reserved != nil {
+		// Given up unless the streams are handed to it below.
+		defer func() {
+			if reserved != nil {
+				reserved.Cancel()
+			}
+		}()
+	}
 	c, err := d.store.Get(ref)
 	if err != nil {
-		if reserved != nil {
-			reserved.Cancel()
-		}
 		return err
 	}
 	var (
@@ -106,16 +111,10 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, cfg *router.At
 			return writeEntry(e, tty, cfg.UseStdout, cfg.UseStderr, false, cfg.Stdout, cfg.Stderr)
 		})
 		if err != nil {
-			if reserved != nil {
-				reserved.Cancel()
-			}
 			return err
 		}
 	}
 	if !cfg.Stream {
-		if reserved != nil {
-			reserved.Cancel()
-		}
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -124,9 +123,6 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, cfg *router.At
 	if cfg.UseStdin && openStdin {
 		keys, err := parseDetachKeys(cfg.DetachKeys)
 		if err != nil {
-			if reserved != nil {
-				reserved.Cancel()
-			}
 			return err
 		}
 		s.Stdin = &detachReader{r: cfg.Stdin, keys: keys, detached: cancel}
@@ -142,9 +138,9 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, cfg *router.At
 		}
 	}
 	d.publish(c, events.ActionAttach, nil)
-	p := (*pendingAttach)(nil)
+	var p *pendingAttach
 	if reserved != nil {
-		p = reserved.p
+		p, reserved = reserved.p, nil // handed over: not given up
 	} else {
 		c.Mu.Lock()
 		if !c.IsRunning() {

@@ -101,14 +101,7 @@ func Read(ctx context.Context, path string, opts ReadOpts, fn func(Entry) error)
 // They are all opened before any is read, so that a rotation during the
 // read loses nothing.
 func openFiles(path string) ([]*os.File, error) {
-	matches, _ := filepath.Glob(path + ".*")
-	var nums []int
-	for _, m := range matches {
-		if n, err := strconv.Atoi(strings.TrimPrefix(m, path+".")); err == nil && n > 0 {
-			nums = append(nums, n)
-		}
-	}
-	sort.Sort(sort.Reverse(sort.IntSlice(nums)))
+	nums := rotatedNumbers(path)
 	var files []*os.File
 	for _, n := range nums {
 		if f, err := os.Open(path + "." + strconv.Itoa(n)); err == nil {
@@ -301,14 +294,10 @@ func openNewer(path string, cur *os.File) (*os.File, error) {
 	}
 	missing := 0
 	for range 1000 {
-		k := 1
-		for ; ; k++ {
-			fi, err := os.Stat(name(k))
-			if err == nil && sameFile(cur, fi) {
-				break
-			}
-			if err != nil && k > rotatedFiles(path) {
-				k = 0
+		k := 0 // cur's number
+		for _, n := range rotatedNumbers(path) {
+			if fi, err := os.Stat(name(n)); err == nil && sameFile(cur, fi) {
+				k = n
 				break
 			}
 		}
@@ -328,16 +317,18 @@ func openNewer(path string, cur *os.File) (*os.File, error) {
 	return os.Open(path)
 }
 
-// rotatedFiles is the highest number of path's rotated files.
-func rotatedFiles(path string) int {
+// rotatedNumbers lists the numbers of path's rotated files (path.1,
+// path.2, ...), highest (oldest) first.
+func rotatedNumbers(path string) []int {
 	matches, _ := filepath.Glob(path + ".*")
-	high := 0
+	var nums []int
 	for _, m := range matches {
-		if n, err := strconv.Atoi(strings.TrimPrefix(m, path+".")); err == nil && n > high {
-			high = n
+		if n, err := strconv.Atoi(strings.TrimPrefix(m, path+".")); err == nil && n > 0 {
+			nums = append(nums, n)
 		}
 	}
-	return high
+	sort.Sort(sort.Reverse(sort.IntSlice(nums)))
+	return nums
 }
 
 func sameFile(f *os.File, fi os.FileInfo) bool {
