@@ -4,8 +4,16 @@
 package cli_test
 
 import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -143,4 +151,77 @@ func TestParity(t *testing.T) {
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) { sameAsDocker(t, args...) })
 	}
+}
+
+// TestSignalProxy sends signals to an attached `berth run`: they reach
+// the container (the trap runs and sets the exit status), except with
+// --sig-proxy=false, where SIGTERM ends the CLI and leaves the
+// container running.
+func TestSignalProxy(t *testing.T) {
+	requireDaemon(t)
+	script := "trap 'echo got USR1' USR1; trap 'echo got TERM; exit 3' TERM; echo ready; while true; do sleep 0.1; done"
+	start := func(t *testing.T, name string, extra ...string) (*exec.Cmd, *lineReader) {
+		t.Helper()
+		args := append([]string{"-H", socket, "run", "--name", name, "--network", "none"}, extra...)
+		cmd := exec.Command(berthBin, append(args, image, "sh", "-c", script)...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(os.TempDir(), prefix+"-config"))
+		out, err := cmd.StdoutPipe()
+		assert.NilError(t, err)
+		assert.NilError(t, cmd.Start())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); berth("rm", "-f", name) })
+		lr := newLineReader(out)
+		assert.Equal(t, lr.next(t), "ready")
+		return cmd, lr
+	}
+
+	t.Run("proxied", func(t *testing.T) {
+		cmd, lr := start(t, name(t, "sig"))
+		assert.NilError(t, cmd.Process.Signal(syscall.SIGUSR1))
+		assert.Equal(t, lr.next(t), "got USR1")
+		assert.NilError(t, cmd.Process.Signal(syscall.SIGTERM))
+		assert.Equal(t, lr.next(t), "got TERM")
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		assert.Assert(t, errors.As(err, &ee), "%v", err)
+		assert.Equal(t, ee.ExitCode(), 3)
+	})
+	t.Run("not-proxied", func(t *testing.T) {
+		n := name(t, "nosig")
+		cmd, _ := start(t, n, "--sig-proxy=false")
+		assert.NilError(t, cmd.Process.Signal(syscall.SIGTERM))
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		assert.Assert(t, errors.As(err, &ee), "%v", err)
+		assert.Equal(t, mustBerth(t, "inspect", "-f", "{{.State.Running}}", n), "true\n")
+	})
+}
+
+// lineReader hands out the lines of a stream, failing a test that waits
+// more than 20 s for one.
+type lineReader struct{ lines chan string }
+
+func newLineReader(r io.Reader) *lineReader {
+	lr := &lineReader{lines: make(chan string, 16)}
+	go func() {
+		s := bufio.NewScanner(r)
+		for s.Scan() {
+			lr.lines <- s.Text()
+		}
+		close(lr.lines)
+	}()
+	return lr
+}
+
+func (lr *lineReader) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case l, ok := <-lr.lines:
+		if !ok {
+			t.Fatal("output ended")
+		}
+		return l
+	case <-time.After(20 * time.Second):
+		t.Fatal("no line within 20 s")
+	}
+	return ""
 }

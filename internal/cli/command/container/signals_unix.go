@@ -21,8 +21,13 @@ func notifyWinch(ch chan<- os.Signal) { signal.Notify(ch, unix.SIGWINCH) }
 // except those the Go runtime or the terminal use (--sig-proxy).
 func forwardSignals(ctx context.Context, cl *client.Client, id string) func() {
 	ch := make(chan os.Signal, 128)
-	signal.Notify(ch)
 	go func() {
+		// The runtime hands each signal it starts or stops catching to
+		// a thread of its own, one at a time: for all of them that is
+		// a millisecond or two, spent here while the requests that
+		// follow are on their way, and at the end not at all (Stop runs
+		// in the background; the forwarding ends with ctx).
+		signal.Notify(ch)
 		for {
 			select {
 			case <-ctx.Done():
@@ -40,5 +45,5 @@ func forwardSignals(ctx context.Context, cl *client.Client, id string) func() {
 			}
 		}
 	}()
-	return func() { signal.Stop(ch) }
+	return func() { go signal.Stop(ch) }
 }
