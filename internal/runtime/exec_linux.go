@@ -72,6 +72,9 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if _, err := compileSeccomp(cfg, spec); err != nil {
 		return 0, err
 	}
+	if cfg.plan, err = execPlan(cfg, p, spec); err != nil {
+		return 0, err
+	}
 	parent, child, err := newSocketPair()
 	if err != nil {
 		return 0, err
@@ -82,6 +85,9 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if err != nil {
 		child.Close()
 		return 0, err
+	}
+	if cfg.plan != nil {
+		c.Env = append(c.Env, "_BERTH_EXEC=plan")
 	}
 	cmd, err := launch(opts.Launch, c)
 	child.Close()

@@ -160,7 +160,11 @@ func cgroupMessage(paths map[string]string) []byte {
 // converse sends init its configuration and serves its requests until it
 // reports ready.
 func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error) error {
-	if err := sock.send(message{Type: msgConfig, Config: cfg}); err != nil {
+	if cfg.plan != nil {
+		if err := unix.Sendmsg(int(sock.f.Fd()), cfg.plan, nil, nil, 0); err != nil {
+			return fmt.Errorf("send plan to exec: %w", err)
+		}
+	} else if err := sock.send(message{Type: msgConfig, Config: cfg}); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
 	hooks := hooksOf(cfg.Spec)

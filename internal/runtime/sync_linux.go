@@ -72,6 +72,9 @@ type initConfig struct {
 
 	// Debug makes init report the time of its steps.
 	Debug bool `json:"debug,omitempty"`
+	// plan, for an exec, replaces the configuration: nsenter/execstage.c
+	// runs the process from it (execPlan).
+	plan []byte
 }
 
 type syncSocket struct{ f *os.File }

@@ -17,7 +17,9 @@ import (
 )
 
 // TestExec runs processes in a running container with the options of
-// `exec`.
+// `exec`, through both of init's ways to run them: the C stage
+// (nsenter/execstage.c, the default where it can) and the Go init
+// (BERTH_EXEC_STAGE=go). Both must give the same output, status and errors.
 func TestExec(t *testing.T) {
 	r := newRT(t)
 	id := r.started(sh(t, `sleep 1000`, func(s *specs.Spec) {
@@ -25,44 +27,85 @@ func TestExec(t *testing.T) {
 		s.Process.Env = append(s.Process.Env, "FROM_SPEC=spec")
 	}))
 
-	processFile := filepath.Join(t.TempDir(), "process.json")
-	data, err := json.Marshal(specs.Process{
-		Args: []string{"sh", "-c", `echo "$FROM_FILE"; pwd; id -u; id -g; exit 4`},
-		Env:  []string{"PATH=/bin", "FROM_FILE=file"},
-		Cwd:  "/home/user",
-		User: specs.User{UID: 1000, GID: 1000},
-	})
-	assert.NilError(t, err)
-	assert.NilError(t, os.WriteFile(processFile, data, 0o644))
-
+	processFile := func(p specs.Process) string {
+		t.Helper()
+		f := filepath.Join(t.TempDir(), "process.json")
+		data, err := json.Marshal(p)
+		assert.NilError(t, err)
+		assert.NilError(t, os.WriteFile(f, data, 0o644))
+		return f
+	}
+	umask := uint32(0o027)
+	caps := []string{"CAP_NET_RAW", "CAP_CHOWN"}
 	tests := []struct {
 		name     string
 		args     []string
 		wantOut  string
+		wantErr  string // in stderr
 		wantCode int
 	}{
-		{name: "exit code", args: []string{id, "sh", "-c", "echo out; echo err >&2; exit 3"}, wantOut: "out\n", wantCode: 3},
+		{name: "exit code", args: []string{id, "sh", "-c", "echo out; echo err >&2; exit 3"}, wantOut: "out\n", wantErr: "err", wantCode: 3},
 		{name: "env", args: []string{"-e", "FOO=bar", "-e", "FROM_SPEC=override", id, "sh", "-c", `echo "$FOO $FROM_SPEC"`}, wantOut: "bar override\n"},
 		{name: "spec env", args: []string{id, "sh", "-c", `echo "$FROM_SPEC"`}, wantOut: "spec\n"},
 		{name: "cwd", args: []string{"--cwd", "/tmp", id, "pwd"}, wantOut: "/tmp\n"},
 		{name: "user", args: []string{"-u", "1000:1000", id, "sh", "-c", "id -u; id -g; echo $HOME"}, wantOut: "1000\n1000\n/home/user\n"},
+		{name: "user not in passwd", args: []string{"-u", "4242:4242", id, "sh", "-c", "id -u; echo $HOME"}, wantOut: "4242\n/\n"},
 		{name: "additional gids", args: []string{"-u", "1000:1000", "-g", "5", id, "grep", "Groups", "/proc/self/status"}, wantOut: "Groups:\t5 \n"},
-		{name: "process file", args: []string{"--process", processFile, id}, wantOut: "file\n/home/user\n1000\n1000\n", wantCode: 4},
+		{name: "process file", args: []string{"--process", processFile(specs.Process{
+			Args: []string{"sh", "-c", `echo "$FROM_FILE"; pwd; id -u; id -g; exit 4`},
+			Env:  []string{"PATH=/bin", "FROM_FILE=file"},
+			Cwd:  "/home/user",
+			User: specs.User{UID: 1000, GID: 1000},
+		}), id}, wantOut: "file\n/home/user\n1000\n1000\n", wantCode: 4},
+		{name: "limits, umask and ambient capabilities", args: []string{"--process", processFile(specs.Process{
+			Args:    []string{"sh", "-c", `ulimit -n; umask; grep -E '^Cap(Eff|Amb)' /proc/self/status`},
+			Env:     []string{"PATH=/bin"},
+			Cwd:     "/",
+			User:    specs.User{UID: 1000, GID: 1000, Umask: &umask},
+			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}},
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps, Inheritable: caps, Ambient: caps,
+			},
+		}), id}, wantOut: "100\n0027\nCapEff:\t0000000000002001\nCapAmb:\t0000000000002001\n"},
 		{name: "same namespaces", args: []string{id, "sh", "-c", "hostname; ps -o pid,comm | grep -w 1"}, wantOut: "exec-host\n    1 sleep\n"},
 		{name: "stdin", args: []string{id, "cat"}, wantOut: ""},
+		{name: "not found", args: []string{id, "no-such-program"}, wantCode: 1,
+			wantErr: `exec: "no-such-program": executable file not found in $PATH`},
+		{name: "not executable", args: []string{id, "/etc/passwd"}, wantCode: 1,
+			wantErr: `exec: "/etc/passwd": permission denied`},
+		{name: "no such path", args: []string{id, "/no/such"}, wantCode: 1,
+			wantErr: `exec: "/no/such": stat /no/such: no such file or directory`},
+		{name: "no such cwd", args: []string{"--cwd", "/no/such", id, "true"}, wantCode: 1,
+			wantErr: `chdir to cwd ("/no/such") set in config.json: no such file or directory`},
+		{name: "rlimit above the hard limit", args: []string{"--process", processFile(specs.Process{
+			Args:    []string{"true"},
+			Cwd:     "/",
+			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1 << 40, Hard: 1 << 40}},
+		}), id}, wantCode: 1, wantErr: "set RLIMIT_NOFILE to 1099511627776:1099511627776: operation not permitted (the host's hard limit is"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			res := r.cmd("", append([]string{"exec"}, tc.args...)...)
-			assert.Check(t, is.Equal(res.code, tc.wantCode), res)
-			assert.Check(t, is.Equal(res.stdout, tc.wantOut), res)
+	for _, stage := range []string{"plan", "go"} {
+		t.Run(stage, func(t *testing.T) {
+			r.env = []string{"BERTH_EXEC_STAGE=" + stage}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					res := r.cmd("", append([]string{"exec"}, tc.args...)...)
+					assert.Check(t, is.Equal(res.code, tc.wantCode), res)
+					assert.Check(t, is.Equal(res.stdout, tc.wantOut), res)
+					if tc.wantErr != "" {
+						assert.Check(t, is.Contains(res.stderr, tc.wantErr))
+					} else {
+						assert.Check(t, is.Equal(res.stderr, ""))
+					}
+				})
+			}
+			t.Run("stdin piped", func(t *testing.T) {
+				res := r.cmd("piped\n", "exec", id, "cat")
+				assert.Check(t, is.Equal(res.code, 0), res)
+				assert.Check(t, is.Equal(res.stdout, "piped\n"))
+			})
 		})
 	}
-	t.Run("stdin piped", func(t *testing.T) {
-		res := r.cmd("piped\n", "exec", id, "cat")
-		assert.Check(t, is.Equal(res.code, 0), res)
-		assert.Check(t, is.Equal(res.stdout, "piped\n"))
-	})
+	r.env = nil
 	// The container's own process is still there.
 	assert.Check(t, is.Contains(r.ok("state", id), `"status": "running"`))
 }
@@ -137,13 +180,16 @@ func TestExecTerminal(t *testing.T) {
 func TestExecUserNamespace(t *testing.T) {
 	r := newRT(t)
 	id := r.started(userNSBundle(t, `sleep 1000`))
-	res := r.exec(id, "sh", "-c", "cat /proc/self/uid_map; id -u; ps -o pid,comm | grep -w 1")
-	assert.Equal(t, res.code, 0, res)
-	assert.Check(t, is.DeepEqual(strings.Fields(res.stdout), []string{"0", "100000", "65536", "0", "1", "sleep"}))
+	for _, stage := range []string{"plan", "go"} {
+		r.env = []string{"BERTH_EXEC_STAGE=" + stage}
+		res := r.exec(id, "sh", "-c", "cat /proc/self/uid_map; id -u; ps -o pid,comm | grep -w 1")
+		assert.Equal(t, res.code, 0, "%s: %v", stage, res)
+		assert.Check(t, is.DeepEqual(strings.Fields(res.stdout), []string{"0", "100000", "65536", "0", "1", "sleep"}))
 
-	res = r.cmd("", "exec", "-u", "1000:1000", id, "id", "-u")
-	assert.Equal(t, res.code, 0, res)
-	assert.Check(t, is.Equal(res.stdout, "1000\n"))
+		res = r.cmd("", "exec", "-u", "1000:1000", id, "id", "-u")
+		assert.Equal(t, res.code, 0, "%s: %v", stage, res)
+		assert.Check(t, is.Equal(res.stdout, "1000\n"))
+	}
 }
 
 // TestExecSecurity checks an exec'd process like the container's own: it
@@ -158,10 +204,13 @@ func TestExecSecurity(t *testing.T) {
 		}
 		withMounts(specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})(s)
 	}))
-	res := r.exec(id, "sh", "-c", `exec 2>&1; ls /proc/self/fd | tr '\n' ' '; echo; readlink /proc/self/cwd
+	for _, stage := range []string{"plan", "go"} {
+		r.env = []string{"BERTH_EXEC_STAGE=" + stage}
+		res := r.exec(id, "sh", "-c", `exec 2>&1; ls /proc/self/fd | tr '\n' ' '; echo; readlink /proc/self/cwd
 grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; mkdir /tmp/x`)
-	assert.Check(t, is.Equal(res.stdout, "0 1 2 3 \n/\nCapEff:\t0000000020000420\nCapBnd:\t0000000020000420\nNoNewPrivs:\t1\nSeccomp:\t2\n"+
-		"mkdir: can't create directory '/tmp/x': Operation not permitted\n"), res)
+		assert.Check(t, is.Equal(res.stdout, "0 1 2 3 \n/\nCapEff:\t0000000020000420\nCapBnd:\t0000000020000420\nNoNewPrivs:\t1\nSeccomp:\t2\n"+
+			"mkdir: can't create directory '/tmp/x': Operation not permitted\n"), "%s: %v", stage, res)
+	}
 }
 
 // waitFor polls cond for up to ten seconds.

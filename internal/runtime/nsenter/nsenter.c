@@ -37,8 +37,9 @@
  *   7. fork (clone3, into the v2 cgroup if there is one): a new or joined PID
  *      namespace only applies to children, so the child is the process that
  *      becomes the container (PID 1 in a new PID namespace). The child returns
- *      into the Go runtime; this process reports the child's PID to the
- *      parent ("P<pid>") and exits.
+ *      into the Go runtime (init), or, for an exec that the runtime planned
+ *      (_BERTH_EXEC=plan), runs the process itself (execstage.c); this
+ *      process reports the child's PID to the parent ("P<pid>") and exits.
  *
  * Errors are reported as "E<message>" on the sync socket. Without
  * _BERTH_SYNCFD in the environment the constructor does not do any of
@@ -305,6 +306,7 @@ static pid_t spawn(int cgfd)
  */
 extern const char berth_runtime_sum[] __attribute__((weak));
 int fast_start(int argc, char **argv, int first, const char *runtime); /* faststart.c */
+void berth_exec_stage(int syncfd);                                     /* execstage.c */
 extern const long berth_runtime_size __attribute__((weak));
 
 /*
@@ -457,7 +459,11 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 	if (child < 0)
 		bail("fork into the new namespaces");
 	if (child == 0) {
-		/* The container process: continue into the Go runtime. */
+		/* The container process: an exec the runtime planned for
+		 * execstage.c, or continue into the Go runtime (init). */
+		const char *stage = getenv("_BERTH_EXEC");
+		if (stage && !strcmp(stage, "plan"))
+			berth_exec_stage(syncfd); /* does not return */
 		return;
 	}
 	snprintf(msg, sizeof(msg), "P%d", (int)child);

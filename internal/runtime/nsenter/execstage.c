@@ -1,0 +1,552 @@
+/*
+ * exec_stage runs a process in a running container without the Go runtime.
+ *
+ * For `exec`, nsenter.c has joined the container's namespaces and cgroup and
+ * forked; what is left is what init's execProcess does for an exec: limits,
+ * working directory, identity, capabilities, no_new_privs, seccomp, and
+ * execve(2). The Go runtime costs a process about two milliseconds to
+ * start here and decoding the process's JSON another, several times the
+ * work itself, so when the runtime can say everything in a few numbers and
+ * strings (no terminal, no scheduler, I/O priority or CPU affinity: see
+ * execPlan in exec_linux.go) it sets _BERTH_EXEC in the environment and this
+ * does the work instead, from a plan the runtime sends after the PID:
+ *
+ *   'X' then records: a tag byte, a little-endian u32 length, the payload.
+ *
+ *   'A' an argument (in order)        'V' an environment entry (in order)
+ *   'D' the working directory          'N' set no_new_privs (empty)
+ *   'U' u32 uid, u32 gid, u32 additional gids...
+ *   'M' u32 umask
+ *   'C' u32 last capability, u64 bounding, effective, permitted,
+ *       inheritable and ambient sets
+ *   'P' u32 personality, then the domain's name
+ *   'R' u32 resource, u64 soft, u64 hard, then the limit's name
+ *   'F' u32 the lowest descriptor that must not survive execve
+ *   'S' the compiled seccomp filter (seccomp.Filter.MarshalBinary: u64
+ *       flags, then struct sock_filter instructions)
+ *
+ * The steps and their error messages are execProcess's, in its order, so
+ * the runtime reports a failure the same way whichever stage ran; errors
+ * go back as "E<message>". The sync socket is close-on-exec: its end tells
+ * the runtime that the program runs.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/*
+ * The kernel's definitions, spelled out: musl-gcc (which berth is built
+ * with where it is installed) comes without the kernel's headers. See
+ * capget(2), seccomp(2) and include/uapi/linux/filter.h.
+ */
+#define BERTH_CAP_VERSION_3 0x20080522
+#define BERTH_CAP_SETPCAP 8
+#define BERTH_SECCOMP_SET_MODE_FILTER 1
+
+struct cap_header {
+	uint32_t version;
+	int pid;
+};
+
+struct cap_data {
+	uint32_t effective, permitted, inheritable;
+};
+
+struct bpf_insn {
+	uint16_t code;
+	uint8_t jt, jf;
+	uint32_t k;
+};
+
+struct bpf_prog {
+	unsigned short len;
+	struct bpf_insn *filter;
+};
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define MAXLIST 4096
+
+struct plan {
+	char *args[MAXLIST + 1], *env[MAXLIST + 2];
+	int nargs, nenv;
+	const char *cwd;
+	uint32_t uid, gid, groups[MAXLIST];
+	int ngroups, has_user;
+	int has_umask;
+	uint32_t umask;
+	int has_caps;
+	uint32_t last_cap;
+	uint64_t bounding, effective, permitted, inheritable, ambient;
+	int no_new_privs;
+	int has_personality;
+	uint32_t personality;
+	char personality_name[64];
+	struct {
+		uint32_t resource;
+		uint64_t soft, hard;
+		char name[32];
+	} rlimits[64];
+	int nrlimits;
+	uint32_t min_fd;
+	uint64_t seccomp_flags;
+	struct bpf_insn *filter;
+	unsigned short filter_len;
+};
+
+static int report_fd = -1;
+
+/* errstr is Go's text for an errno: the C library's with a lower-case
+ * first letter ("no such file or directory"), which is what the daemon
+ * looks for to tell exit code 127 from 126. */
+static const char *errstr(int err)
+{
+	static char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s", strerror(err));
+	buf[0] = tolower((unsigned char)buf[0]);
+	return buf;
+}
+
+static void fail(const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	msg[0] = 'E';
+	va_start(ap, fmt);
+	vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (send(report_fd, msg, strlen(msg), 0) < 0) {
+		/* nothing more can be said */
+	}
+	_exit(1);
+}
+
+static uint32_t u32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t u64(const unsigned char *p)
+{
+	return u32(p) | (uint64_t)u32(p + 4) << 32;
+}
+
+/* string copies a payload into a NUL-terminated string. */
+static char *string(const unsigned char *p, uint32_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (!s)
+		fail("exec: out of memory");
+	memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+static void bounded_copy(char *dst, size_t size, const unsigned char *p, uint32_t n)
+{
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+static void read_plan(struct plan *pl)
+{
+	ssize_t size, n;
+	unsigned char *buf, *p, *end;
+
+	do {
+		size = recv(report_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	} while (size < 0 && errno == EINTR);
+	if (size <= 0)
+		_exit(1); /* the runtime is gone */
+	buf = malloc(size);
+	if (!buf)
+		fail("exec: out of memory");
+	do {
+		n = recv(report_fd, buf, size, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != size || buf[0] != 'X')
+		fail("exec: bad plan from runtime");
+	memset(pl, 0, sizeof(*pl));
+	for (p = buf + 1, end = buf + n; p < end;) {
+		unsigned char tag;
+		uint32_t len;
+
+		if (end - p < 5)
+			fail("exec: bad plan from runtime");
+		tag = p[0];
+		len = u32(p + 1);
+		p += 5;
+		if ((uint64_t)(end - p) < len)
+			fail("exec: bad plan from runtime");
+		switch (tag) {
+		case 'A':
+			if (pl->nargs == MAXLIST)
+				fail("exec: too many arguments");
+			pl->args[pl->nargs++] = string(p, len);
+			break;
+		case 'V':
+			if (pl->nenv == MAXLIST)
+				fail("exec: too many environment variables");
+			pl->env[pl->nenv++] = string(p, len);
+			break;
+		case 'D':
+			pl->cwd = string(p, len);
+			break;
+		case 'U':
+			if (len < 8 || len % 4 || (len - 8) / 4 > MAXLIST)
+				fail("exec: bad plan from runtime");
+			pl->has_user = 1;
+			pl->uid = u32(p);
+			pl->gid = u32(p + 4);
+			for (uint32_t i = 8; i < len; i += 4)
+				pl->groups[pl->ngroups++] = u32(p + i);
+			break;
+		case 'M':
+			if (len != 4)
+				fail("exec: bad plan from runtime");
+			pl->has_umask = 1;
+			pl->umask = u32(p);
+			break;
+		case 'C':
+			if (len != 44)
+				fail("exec: bad plan from runtime");
+			pl->has_caps = 1;
+			pl->last_cap = u32(p);
+			pl->bounding = u64(p + 4);
+			pl->effective = u64(p + 12);
+			pl->permitted = u64(p + 20);
+			pl->inheritable = u64(p + 28);
+			pl->ambient = u64(p + 36);
+			break;
+		case 'N':
+			pl->no_new_privs = 1;
+			break;
+		case 'P':
+			if (len < 4)
+				fail("exec: bad plan from runtime");
+			pl->has_personality = 1;
+			pl->personality = u32(p);
+			bounded_copy(pl->personality_name, sizeof(pl->personality_name), p + 4, len - 4);
+			break;
+		case 'R':
+			if (len < 20 || pl->nrlimits == 64)
+				fail("exec: bad plan from runtime");
+			pl->rlimits[pl->nrlimits].resource = u32(p);
+			pl->rlimits[pl->nrlimits].soft = u64(p + 4);
+			pl->rlimits[pl->nrlimits].hard = u64(p + 12);
+			bounded_copy(pl->rlimits[pl->nrlimits].name, sizeof(pl->rlimits[0].name), p + 20, len - 20);
+			pl->nrlimits++;
+			break;
+		case 'F':
+			if (len != 4)
+				fail("exec: bad plan from runtime");
+			pl->min_fd = u32(p);
+			break;
+		case 'S':
+			if (len < 16 || (len - 8) % 8 || (len - 8) / 8 > 65535)
+				fail("exec: bad plan from runtime");
+			pl->seccomp_flags = u64(p);
+			pl->filter_len = (len - 8) / 8;
+			pl->filter = malloc(len - 8);
+			if (!pl->filter)
+				fail("exec: out of memory");
+			for (uint32_t i = 0; i < pl->filter_len; i++) {
+				const unsigned char *ins = p + 8 + 8 * i;
+				pl->filter[i].code = ins[0] | ins[1] << 8;
+				pl->filter[i].jt = ins[2];
+				pl->filter[i].jf = ins[3];
+				pl->filter[i].k = u32(ins + 4);
+			}
+			break;
+		default:
+			fail("exec: bad plan from runtime");
+		}
+		p += len;
+	}
+	if (pl->nargs == 0 || !pl->cwd)
+		fail("exec: bad plan from runtime");
+	free(buf);
+}
+
+static const char *getenv_of(char **env, int n, const char *key)
+{
+	size_t k = strlen(key);
+	const char *v = NULL;
+
+	for (int i = 0; i < n; i++)
+		if (!strncmp(env[i], key, k) && env[i][k] == '=')
+			v = env[i] + k + 1;
+	return v;
+}
+
+/* home_dir is the home of uid in the container's /etc/passwd, or "/". */
+static char *home_dir(uint32_t uid)
+{
+	char line[4096], *home = NULL;
+	FILE *f = fopen("/etc/passwd", "re");
+
+	if (!f)
+		return strdup("/");
+	while (!home && fgets(line, sizeof(line), f)) {
+		char *fields[7] = {0}, *s = line, *nl = strchr(line, '\n');
+		int i;
+
+		if (nl)
+			*nl = '\0';
+		for (i = 0; i < 7 && s; i++) {
+			fields[i] = s;
+			s = strchr(s, ':');
+			if (s)
+				*s++ = '\0';
+		}
+		if (i < 6 || !fields[2][0])
+			continue;
+		char *endp;
+		unsigned long id = strtoul(fields[2], &endp, 10);
+		if (*endp || id != uid || !fields[5][0])
+			continue;
+		home = strdup(fields[5]);
+	}
+	fclose(f);
+	return home ? home : strdup("/");
+}
+
+/* executable is lookPath's check: a file with an execute bit. */
+static int executable(const char *path, int *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		*err = errno;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
+		*err = EACCES;
+		return 0;
+	}
+	return 1;
+}
+
+/* look_path finds the program as lookPath does, with the container's PATH. */
+static char *look_path(const char *name, char **env, int nenv)
+{
+	const char *path;
+	char *dirs, *dir;
+	int err;
+
+	if (strchr(name, '/')) {
+		if (executable(name, &err))
+			return strdup(name);
+		if (err == EACCES)
+			fail("exec: \"%s\": %s", name, errstr(err));
+		fail("exec: \"%s\": stat %s: %s", name, name, errstr(err));
+	}
+	path = getenv_of(env, nenv, "PATH");
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	dirs = strdup(path);
+	if (!dirs)
+		fail("exec: out of memory");
+	/* strsep, unlike strtok, keeps empty elements: they mean ".". */
+	for (char *rest = dirs; (dir = strsep(&rest, ":")) != NULL;) {
+		char full[4096];
+
+		if (!*dir || !strcmp(dir, "."))
+			snprintf(full, sizeof(full), "%s", name);
+		else
+			snprintf(full, sizeof(full), "%s/%s", dir, name);
+		if (executable(full, &err)) {
+			char *found = strdup(full);
+			free(dirs);
+			return found;
+		}
+	}
+	fail("exec: \"%s\": executable file not found in $PATH", name);
+	return NULL;
+}
+
+static void set_rlimits(const struct plan *pl)
+{
+	for (int i = 0; i < pl->nrlimits; i++) {
+		struct rlimit lim = {.rlim_cur = pl->rlimits[i].soft, .rlim_max = pl->rlimits[i].hard}, cur;
+		if (prlimit(0, pl->rlimits[i].resource, &lim, NULL) < 0) {
+			int err = errno;
+			prlimit(0, pl->rlimits[i].resource, NULL, &cur);
+			fail("set %s to %llu:%llu: %s (the host's hard limit is %llu)", pl->rlimits[i].name,
+			     (unsigned long long)lim.rlim_cur, (unsigned long long)lim.rlim_max, errstr(err),
+			     (unsigned long long)cur.rlim_max);
+		}
+	}
+}
+
+/* drop_bounding is capSets.dropBounding: it needs CAP_SETPCAP, so it
+ * comes before the identity change, and without CAP_SETPCAP it is skipped,
+ * as moby/sys/capability does. */
+static void drop_bounding(const struct plan *pl)
+{
+	struct cap_header hdr = {.version = BERTH_CAP_VERSION_3};
+	struct cap_data data[2];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		fail("drop bounding capabilities: %s", errstr(errno));
+	if (!(data[0].effective & (1u << BERTH_CAP_SETPCAP)))
+		return;
+	for (uint32_t c = 0; c <= pl->last_cap && c < 64; c++) {
+		if (pl->bounding >> c & 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			fail("drop bounding capabilities: %s", errstr(errno));
+	}
+}
+
+/* apply_caps is capSets.apply: the three sets, then the ambient ones. */
+static void apply_caps(const struct plan *pl)
+{
+	struct cap_header hdr = {.version = BERTH_CAP_VERSION_3};
+	struct cap_data data[2];
+
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (uint32_t)(pl->effective >> (32 * i));
+		data[i].permitted = (uint32_t)(pl->permitted >> (32 * i));
+		data[i].inheritable = (uint32_t)(pl->inheritable >> (32 * i));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail("apply capabilities: %s", errstr(errno));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail("raise ambient capabilities: %s", errstr(errno));
+	for (uint32_t c = 0; c <= pl->last_cap && c < 64; c++) {
+		if (!(pl->ambient >> c & 1))
+			continue;
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL)
+			fail("raise ambient capabilities: %s", errstr(errno));
+	}
+}
+
+static void install_seccomp(const struct plan *pl)
+{
+	struct bpf_prog prog = {.len = pl->filter_len, .filter = pl->filter};
+	long r = syscall(SYS_seccomp, BERTH_SECCOMP_SET_MODE_FILTER, (unsigned long)pl->seccomp_flags, &prog);
+
+	if (r < 0)
+		fail("load seccomp profile: load seccomp filter: %s", errstr(errno));
+	if (r > 0)
+		fail("load seccomp profile: load seccomp filter: thread %ld could not be synchronized", r);
+}
+
+/* set_identity is setIdentity: PR_SET_KEEPCAPS keeps the permitted set
+ * across the uid change so that the capabilities can be applied after. */
+static void set_identity(const struct plan *pl)
+{
+	gid_t groups[MAXLIST];
+
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		fail("prctl keepcaps: %s", errstr(errno));
+	for (int i = 0; i < pl->ngroups; i++)
+		groups[i] = pl->groups[i];
+	if (syscall(SYS_setgroups, pl->ngroups, groups) < 0 && !(pl->ngroups == 0 && errno == EPERM))
+		fail("setgroups: %s", errstr(errno));
+	if (syscall(SYS_setresgid, pl->gid, pl->gid, pl->gid) < 0)
+		fail("setgid %u: %s", pl->gid, errstr(errno));
+	if (syscall(SYS_setresuid, pl->uid, pl->uid, pl->uid) < 0)
+		fail("setuid %u: %s", pl->uid, errstr(errno));
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		fail("prctl keepcaps: %s", errstr(errno));
+}
+
+/* cloexec_from marks every descriptor from min up close-on-exec
+ * (closeExtraFDs), the sync socket included. */
+static void cloexec_from(unsigned int min)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (syscall(SYS_close_range, min, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		fail("list fds: %s", errstr(errno));
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || e->d_name[0] == '\0' || fd < (long)min || fd == dirfd(d))
+			continue;
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	}
+	closedir(d);
+}
+
+void berth_exec_stage(int syncfd)
+{
+	static struct plan pl;
+	const char *exefd;
+	char *path, *home;
+
+	report_fd = syncfd;
+	fcntl(syncfd, F_SETFD, FD_CLOEXEC);
+	exefd = getenv("_BERTH_EXEFD"); /* the sealed binary this process runs */
+	if (exefd && *exefd)
+		close(atoi(exefd));
+	read_plan(&pl);
+
+	set_rlimits(&pl);
+	if (pl.has_personality && syscall(SYS_personality, (unsigned long)pl.personality) < 0)
+		fail("personality %s: %s", pl.personality_name, errstr(errno));
+	if (pl.has_umask)
+		umask(pl.umask);
+	if (!getenv_of(pl.env, pl.nenv, "HOME")) {
+		home = home_dir(pl.uid);
+		if (asprintf(&pl.env[pl.nenv], "HOME=%s", home) < 0)
+			fail("exec: out of memory");
+		pl.nenv++;
+	}
+	pl.env[pl.nenv] = NULL;
+	pl.args[pl.nargs] = NULL;
+	if (chdir(pl.cwd) < 0)
+		fail("chdir to cwd (\"%s\") set in config.json: %s", pl.cwd, errstr(errno));
+	path = look_path(pl.args[0], pl.env, pl.nenv);
+	if (pl.has_caps)
+		drop_bounding(&pl);
+	if (pl.filter && !pl.no_new_privs)
+		install_seccomp(&pl);
+	if (pl.has_user)
+		set_identity(&pl);
+	if (pl.has_caps)
+		apply_caps(&pl);
+	if (pl.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("set no_new_privs: %s", errstr(errno));
+	if (pl.filter && pl.no_new_privs)
+		install_seccomp(&pl);
+	cloexec_from(pl.min_fd);
+	execve(path, pl.args, pl.env);
+	fail("exec %s: %s", pl.args[0], errstr(errno));
+}
