@@ -12,12 +12,12 @@ import (
 // execPlan encodes for nsenter/execstage.c what execProcess does for an
 // exec of p, so that the process runs without the Go runtime ever starting
 // in it (see execstage.c for the format). It returns nil when p needs
-// something only the Go init does (a terminal, a scheduler, an I/O
-// priority, CPU affinity), or when BERTH_EXEC_STAGE=go asks for the Go
-// init (the tests run the same execs through both). Errors are the ones
-// the Go init would report for the same process.
+// something only the Go init does (a scheduler, an I/O priority, CPU
+// affinity), or when BERTH_EXEC_STAGE=go asks for the Go init (the tests
+// run the same execs through both). Errors are the ones the Go init would
+// report for the same process.
 func execPlan(cfg *initConfig, p *specs.Process, spec *specs.Spec) ([]byte, error) {
-	if p.Terminal || p.IOPriority != nil || p.Scheduler != nil || p.ExecCPUAffinity != nil ||
+	if p.IOPriority != nil || p.Scheduler != nil || p.ExecCPUAffinity != nil ||
 		os.Getenv("BERTH_EXEC_STAGE") == "go" {
 		return nil, nil
 	}
@@ -26,6 +26,14 @@ func execPlan(cfg *initConfig, p *specs.Process, spec *specs.Spec) ([]byte, erro
 		b = append(b, tag)
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
 		b = append(b, payload...)
+	}
+	if p.Terminal {
+		var size []byte
+		if cs := p.ConsoleSize; cs != nil {
+			size = binary.LittleEndian.AppendUint32(nil, uint32(cs.Height))
+			size = binary.LittleEndian.AppendUint32(size, uint32(cs.Width))
+		}
+		record('T', size)
 	}
 	for _, a := range p.Args {
 		record('A', []byte(a))

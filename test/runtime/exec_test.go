@@ -166,14 +166,19 @@ func nsInode(t *testing.T, pid int, ns string) uint64 {
 func TestExecTerminal(t *testing.T) {
 	r := newRT(t)
 	id := r.started(sh(t, `sleep 1000`))
-	sock, output := consoleSocket(t)
-	res := r.cmd("", "exec", "--tty", "--console-socket", sock, id, "sh", "-c", `tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty`)
-	assert.Equal(t, res.code, 0, res)
-	out := output()
-	lines := strings.Split(out, "\n")
-	assert.Assert(t, len(lines) == 3, "output %q", out)
-	assert.Check(t, is.Regexp(`^/dev/pts/\d+$`, lines[0]))
-	assert.Check(t, is.Equal(lines[1], "stdio-is-tty"))
+	for _, stage := range []string{"plan", "go"} {
+		r.env = []string{"BERTH_EXEC_STAGE=" + stage}
+		sock, output := consoleSocket(t)
+		res := r.cmd("", "exec", "--tty", "--console-socket", sock, id, "sh", "-c",
+			`tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; [ "$(cut -d' ' -f6 /proc/$$/stat)" = $$ ] && echo session-leader`)
+		assert.Equal(t, res.code, 0, "%s: %v", stage, res)
+		out := output()
+		lines := strings.Split(out, "\n")
+		assert.Assert(t, len(lines) == 4, "%s: output %q", stage, out)
+		assert.Check(t, is.Regexp(`^/dev/pts/\d+$`, lines[0]))
+		assert.Check(t, is.Equal(lines[1], "stdio-is-tty"))
+		assert.Check(t, is.Equal(lines[2], "session-leader"))
+	}
 }
 
 // TestExecUserNamespace execs into a container with a user namespace.

@@ -4,12 +4,13 @@
  * For `exec`, nsenter.c has joined the container's namespaces and cgroup and
  * forked; what is left is what init's execProcess does for an exec: limits,
  * working directory, identity, capabilities, no_new_privs, seccomp, and
- * execve(2). The Go runtime costs a process about two milliseconds to
- * start here and decoding the process's JSON another, several times the
- * work itself, so when the runtime can say everything in a few numbers and
- * strings (no terminal, no scheduler, I/O priority or CPU affinity: see
- * execPlan in exec_linux.go) it sets _BERTH_EXEC in the environment and this
- * does the work instead, from a plan the runtime sends after the PID:
+ * execve(2), after setupTerminal's pty for a terminal. The Go runtime costs
+ * a process about two milliseconds to start here and decoding the
+ * process's JSON another, several times the work itself, so when the
+ * runtime can say everything in a few numbers and strings (no scheduler,
+ * I/O priority or CPU affinity: see execPlan in execplan_linux.go) it sets
+ * _BERTH_EXEC in the environment and this does the work instead, from a
+ * plan the runtime sends after the PID:
  *
  *   'X' then records: a tag byte, a little-endian u32 length, the payload.
  *
@@ -24,6 +25,7 @@
  *   'F' u32 the lowest descriptor that must not survive execve
  *   'S' the compiled seccomp filter (seccomp.Filter.MarshalBinary: u64
  *       flags, then struct sock_filter instructions)
+ *   'T' a terminal: empty, or u32 height and u32 width
  *
  * The steps and their error messages are execProcess's, in its order, so
  * the runtime reports a failure the same way whichever stage ran; errors
@@ -44,6 +46,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -117,6 +120,8 @@ struct plan {
 	uint64_t seccomp_flags;
 	struct bpf_insn *filter;
 	unsigned short filter_len;
+	int terminal;
+	uint32_t rows, cols;
 };
 
 static int report_fd = -1;
@@ -286,6 +291,15 @@ static void read_plan(struct plan *pl)
 				pl->filter[i].jt = ins[2];
 				pl->filter[i].jf = ins[3];
 				pl->filter[i].k = u32(ins + 4);
+			}
+			break;
+		case 'T':
+			if (len != 0 && len != 8)
+				fail("exec: bad plan from runtime");
+			pl->terminal = 1;
+			if (len == 8) {
+				pl->rows = u32(p);
+				pl->cols = u32(p + 4);
 			}
 			break;
 		default:
@@ -483,6 +497,50 @@ static void set_identity(const struct plan *pl)
 		fail("prctl keepcaps: %s", errstr(errno));
 }
 
+/* setup_terminal is setupTerminal for an exec: a pty from the container's
+ * devpts, whose master goes to the runtime ("mpty" with the descriptor) and
+ * whose slave becomes the controlling terminal and stdio. */
+static void setup_terminal(const struct plan *pl)
+{
+	char path[64], msg[] = "mpty\n", cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg) - 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+	int master, slave, n, unlock = 0;
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		fail("open pty: open /dev/ptmx: %s", errstr(errno));
+	if (ioctl(master, TIOCGPTN, &n) < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		fail("open pty: %s", errstr(errno));
+	snprintf(path, sizeof(path), "/dev/pts/%d", n);
+	if (pl->rows || pl->cols) {
+		struct winsize ws = {.ws_row = (unsigned short)pl->rows, .ws_col = (unsigned short)pl->cols};
+		ioctl(master, TIOCSWINSZ, &ws);
+	}
+	slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		fail("open pty slave: open %s: %s", path, errstr(errno));
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(report_fd, &mh, 0) < 0)
+		fail("send pty: %s", errstr(errno));
+	close(master);
+	if (setsid() < 0)
+		fail("setsid: %s", errstr(errno));
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		fail("set controlling terminal: %s", errstr(errno));
+	for (int fd = 0; fd <= 2; fd++)
+		if (dup2(slave, fd) < 0)
+			fail("dup2 pty to %d: %s", fd, errstr(errno));
+	if (slave > 2)
+		close(slave);
+}
+
 /* cloexec_from marks every descriptor from min up close-on-exec
  * (closeExtraFDs), the sync socket included. */
 static void cloexec_from(unsigned int min)
@@ -518,6 +576,8 @@ void berth_exec_stage(int syncfd)
 		close(atoi(exefd));
 	read_plan(&pl);
 
+	if (pl.terminal)
+		setup_terminal(&pl);
 	set_rlimits(&pl);
 	if (pl.has_personality && syscall(SYS_personality, (unsigned long)pl.personality) < 0)
 		fail("personality %s: %s", pl.personality_name, errstr(errno));
