@@ -221,19 +221,14 @@ type netSetup struct {
 // container: it makes the namespace at once (its path goes in the spec)
 // and plugs the veths and ports in on another goroutine; wait collects
 // the result before the container's process runs. nil for the modes
-// without a namespace of their own (host, container:).
+// without a namespace of the daemon's making (host, container:, none).
 func (d *Daemon) setupNetwork(c *ctr.Container) (*netSetup, error) {
 	primary, own := primaryNetwork(c.HostConfig)
-	if !own && !c.HostConfig.NetworkMode.IsNone() {
-		return nil, nil
-	}
 	if !own {
-		// none: a namespace with loopback up, as Docker's
-		s, err := newNetSetup()
-		if err == nil {
-			s.done <- nil
-		}
-		return s, err
+		// host and container:<id> use a namespace that exists; none gets
+		// a new one from the runtime, which brings its loopback up (as
+		// Docker's none has it).
+		return nil, nil
 	}
 	ports, err := portMappings(c.HostConfig, c.Config)
 	if err != nil {

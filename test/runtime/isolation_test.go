@@ -181,3 +181,17 @@ func isMountPoint(t *testing.T, path string) bool {
 	}
 	return false
 }
+
+// TestNewNetworkNamespaceLoopback: in a network namespace of its own the
+// container finds loopback up, as runc sets it up ("loopback" network),
+// with and without a user namespace.
+func TestNewNetworkNamespaceLoopback(t *testing.T) {
+	r := newRT(t)
+	script := `cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; ip -4 addr show lo | grep -o 'inet [0-9./]*'; nc -l -p 8080 -e echo hello &
+for i in $(seq 50); do nc 127.0.0.1 8080 2>/dev/null && break; sleep 0.1; done`
+	for name, b := range map[string]string{"plain": sh(t, script), "userns": userNSBundle(t, script)} {
+		res := r.run(b)
+		assert.Equal(t, res.code, 0, "%s: %v", name, res)
+		assert.Check(t, is.Equal(res.stdout, "unknown\n0x9\ninet 127.0.0.1/8\nhello\n"), name)
+	}
+}

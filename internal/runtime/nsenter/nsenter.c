@@ -33,7 +33,8 @@
  *      become the namespace's root and the namespaces made next belong to it;
  *   6. unshare(2) the remaining new namespaces (if not done in step 2),
  *      except the cgroup namespace, which init makes itself on the thread
- *      that will exec the program; write the time namespace's offsets;
+ *      that will exec the program; write the time namespace's offsets. In
+ *      a new network namespace (here or in step 2), bring loopback up;
  *   7. fork (clone3, into the v2 cgroup if there is one): a new or joined PID
  *      namespace only applies to children, so the child is the process that
  *      becomes the container (PID 1 in a new PID namespace). The child returns
@@ -54,6 +55,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -198,6 +201,26 @@ static void set_time_offsets(const char *offsets)
 	if (write(fd, offsets, strlen(offsets)) < 0)
 		bail("write time namespace offsets");
 	close(fd);
+}
+
+/* loopback_up brings up "lo" in the network namespace just made, as runc
+ * does: a new namespace's loopback starts down, and programs expect
+ * 127.0.0.1 to answer. */
+static void loopback_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		bail("loopback: socket");
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		bail("loopback: get flags");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		bail("loopback: set flags");
+	close(s);
 }
 
 /* read_namespaces reads "N<clone flags>\n<join>\n<time offsets>", the
@@ -428,6 +451,8 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 		rest = newflags & ~(unsigned long)CLONE_NEWCGROUP;
 		if (rest && unshare((int)rest) < 0)
 			bail("unshare namespaces %#lx", rest);
+		if (rest & CLONE_NEWNET)
+			loopback_up();
 	}
 	cgfd = join_cgroup((newflags & CLONE_NEWUSER) != 0);
 	if (join && *join)
@@ -452,6 +477,8 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 	newflags &= ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP);
 	if (!early && newflags && unshare((int)newflags) < 0)
 		bail("unshare namespaces %#lx", newflags);
+	if (!early && (newflags & CLONE_NEWNET))
+		loopback_up();
 
 	if (newflags & CLONE_NEWTIME)
 		set_time_offsets(offsets);
