@@ -67,6 +67,16 @@ func newCapabilities(pc *specs.LinuxCapabilities) (*capSets, error) {
 			c.Set(s.which, cp)
 		}
 	}
+	// The kernel raises an ambient capability only if it is both
+	// permitted and inheritable; runc skips the others with a warning
+	// (its default `runc spec` lists ambient capabilities that are not
+	// inheritable), and so does berth, without one.
+	for _, name := range pc.Ambient {
+		cp := known[strings.ToUpper(name)]
+		if !c.Get(capability.PERMITTED, cp) || !c.Get(capability.INHERITABLE, cp) {
+			c.Unset(capability.AMBIENT, cp)
+		}
+	}
 	return &capSets{c}, nil
 }
 

@@ -198,6 +198,18 @@ func TestCapabilities(t *testing.T) {
 			want: [5]uint64{chown | netRaw, netRaw, netRaw, chown | kill | netRaw, netRaw},
 		},
 		{
+			// what `runc spec` writes: ambient without inheritable, which
+			// the kernel refuses to raise; runc goes on without them
+			name: "ambient not inheritable",
+			caps: &specs.LinuxCapabilities{
+				Bounding:  caps("CAP_NET_RAW", "CAP_KILL"),
+				Effective: caps("CAP_NET_RAW", "CAP_KILL"),
+				Permitted: caps("CAP_NET_RAW", "CAP_KILL"),
+				Ambient:   caps("CAP_NET_RAW", "CAP_KILL"),
+			},
+			want: [5]uint64{0, kill | netRaw, kill | netRaw, kill | netRaw, 0},
+		},
+		{
 			name: "non-root without ambient",
 			uid:  1000,
 			caps: &specs.LinuxCapabilities{
