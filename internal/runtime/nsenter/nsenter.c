@@ -33,14 +33,15 @@
  *      become the namespace's root and the namespaces made next belong to it;
  *   6. unshare(2) the remaining new namespaces (if not done in step 2),
  *      except the cgroup namespace, which init makes itself on the thread
- *      that will exec the program; write the time namespace's offsets. In
- *      a new network namespace (here or in step 2), bring loopback up;
+ *      that will exec the program; write the time namespace's offsets;
  *   7. fork (clone3, into the v2 cgroup if there is one): a new or joined PID
  *      namespace only applies to children, so the child is the process that
  *      becomes the container (PID 1 in a new PID namespace). The child returns
  *      into the Go runtime (init), or, for an exec that the runtime planned
  *      (_BERTH_EXEC=plan), runs the process itself (execstage.c); this
- *      process reports the child's PID to the parent ("P<pid>") and exits.
+ *      process brings loopback up in a new network namespace (as runc does;
+ *      meanwhile the child starts), reports the child's PID to the parent
+ *      ("P<pid>") and exits.
  *
  * Errors are reported as "E<message>" on the sync socket. Without
  * _BERTH_SYNCFD in the environment the constructor does not do any of
@@ -451,8 +452,6 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 		rest = newflags & ~(unsigned long)CLONE_NEWCGROUP;
 		if (rest && unshare((int)rest) < 0)
 			bail("unshare namespaces %#lx", rest);
-		if (rest & CLONE_NEWNET)
-			loopback_up();
 	}
 	cgfd = join_cgroup((newflags & CLONE_NEWUSER) != 0);
 	if (join && *join)
@@ -477,8 +476,6 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 	newflags &= ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP);
 	if (!early && newflags && unshare((int)newflags) < 0)
 		bail("unshare namespaces %#lx", newflags);
-	if (!early && (newflags & CLONE_NEWNET))
-		loopback_up();
 
 	if (newflags & CLONE_NEWTIME)
 		set_time_offsets(offsets);
@@ -493,6 +490,10 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 			berth_exec_stage(syncfd); /* does not return */
 		return;
 	}
+	/* Bring loopback up while the child's runtime starts: the runtime
+	 * sends the child its configuration only after "P". */
+	if (newflags & CLONE_NEWNET)
+		loopback_up();
 	snprintf(msg, sizeof(msg), "P%d", (int)child);
 	if (write(syncfd, msg, strlen(msg)) < 0)
 		_exit(1);
