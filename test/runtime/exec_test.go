@@ -36,6 +36,10 @@ func TestExec(t *testing.T) {
 		return f
 	}
 	umask := uint32(0o027)
+	many := []string{id, "sh", "-c", `echo $#`, "sh"}
+	for i := 0; i < 5000; i++ {
+		many = append(many, strconv.Itoa(i))
+	}
 	caps := []string{"CAP_NET_RAW", "CAP_CHOWN"}
 	tests := []struct {
 		name     string
@@ -69,6 +73,7 @@ func TestExec(t *testing.T) {
 		}), id}, wantOut: "100\n0027\nCapEff:\t0000000000002001\nCapAmb:\t0000000000002001\n"},
 		{name: "same namespaces", args: []string{id, "sh", "-c", "hostname; ps -o pid,comm | grep -w 1"}, wantOut: "exec-host\n    1 sleep\n"},
 		{name: "stdin", args: []string{id, "cat"}, wantOut: ""},
+		{name: "many arguments", args: many, wantOut: "5000\n"},
 		{name: "not found", args: []string{id, "no-such-program"}, wantCode: 1,
 			wantErr: `exec: "no-such-program": executable file not found in $PATH`},
 		{name: "not executable", args: []string{id, "/etc/passwd"}, wantCode: 1,

@@ -93,13 +93,11 @@ struct bpf_prog {
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-#define MAXLIST 4096
-
 struct plan {
-	char *args[MAXLIST + 1], *env[MAXLIST + 2];
+	char **args, **env; /* NULL-terminated, env with room for HOME */
 	int nargs, nenv;
 	const char *cwd;
-	uint32_t uid, gid, groups[MAXLIST];
+	uint32_t uid, gid, *groups;
 	int ngroups, has_user;
 	int has_umask;
 	uint32_t umask;
@@ -202,7 +200,25 @@ static void read_plan(struct plan *pl)
 	if (n != size || buf[0] != 'X')
 		fail("exec: bad plan from runtime");
 	memset(pl, 0, sizeof(*pl));
+	/* Count the arguments and variables first, to size their arrays. */
 	for (p = buf + 1, end = buf + n; p < end;) {
+		uint32_t len;
+
+		if (end - p < 5)
+			fail("exec: bad plan from runtime");
+		len = u32(p + 1);
+		if ((uint64_t)(end - p - 5) < len)
+			fail("exec: bad plan from runtime");
+		pl->nargs += p[0] == 'A';
+		pl->nenv += p[0] == 'V';
+		p += 5 + len;
+	}
+	pl->args = calloc(pl->nargs + 1, sizeof(char *));
+	pl->env = calloc(pl->nenv + 2, sizeof(char *));
+	if (!pl->args || !pl->env)
+		fail("exec: out of memory");
+	pl->nargs = pl->nenv = 0;
+	for (p = buf + 1; p < end;) {
 		unsigned char tag;
 		uint32_t len;
 
@@ -215,24 +231,23 @@ static void read_plan(struct plan *pl)
 			fail("exec: bad plan from runtime");
 		switch (tag) {
 		case 'A':
-			if (pl->nargs == MAXLIST)
-				fail("exec: too many arguments");
 			pl->args[pl->nargs++] = string(p, len);
 			break;
 		case 'V':
-			if (pl->nenv == MAXLIST)
-				fail("exec: too many environment variables");
 			pl->env[pl->nenv++] = string(p, len);
 			break;
 		case 'D':
 			pl->cwd = string(p, len);
 			break;
 		case 'U':
-			if (len < 8 || len % 4 || (len - 8) / 4 > MAXLIST)
+			if (len < 8 || len % 4)
 				fail("exec: bad plan from runtime");
 			pl->has_user = 1;
 			pl->uid = u32(p);
 			pl->gid = u32(p + 4);
+			pl->groups = malloc(len);
+			if (!pl->groups)
+				fail("exec: out of memory");
 			for (uint32_t i = 8; i < len; i += 4)
 				pl->groups[pl->ngroups++] = u32(p + i);
 			break;
@@ -481,8 +496,10 @@ static void install_seccomp(const struct plan *pl)
  * across the uid change so that the capabilities can be applied after. */
 static void set_identity(const struct plan *pl)
 {
-	gid_t groups[MAXLIST];
+	gid_t *groups = calloc(pl->ngroups + 1, sizeof(gid_t));
 
+	if (!groups)
+		fail("exec: out of memory");
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		fail("prctl keepcaps: %s", errstr(errno));
 	for (int i = 0; i < pl->ngroups; i++)
