@@ -74,9 +74,9 @@ func runExec(ctx context.Context, cli *command.Cli, opts *ExecOptions, name stri
 	if err != nil {
 		return err
 	}
-	if _, err := cl.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); err != nil {
-		return err
-	}
+	// Docker's CLI inspects the container first; exec create answers
+	// the same errors for a missing or stopped container (404, 409), and
+	// one request fewer is a millisecond less for every exec.
 	if !opts.Detach {
 		if err := cli.In().CheckTty(req.AttachStdin, req.TTY); err != nil {
 			return err
