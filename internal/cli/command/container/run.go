@@ -60,6 +60,7 @@ func (o *RunOptions) ParseRun(args []string) (*CreateRequest, error) {
 }
 
 func runRun(cmd *cobra.Command, cli *command.Cli, opts *RunOptions, args []string) error {
+	warmCreateRequest()
 	req, err := opts.ParseRun(args)
 	if err != nil {
 		return command.RunError(cmd, err)
