@@ -69,6 +69,12 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("chdir to cwd (%q) set in config.json: %w", p.Cwd, err)
 	}
+	// A working directory getcwd(2) cannot name from the container's root
+	// lies outside it (reached through a leaked descriptor, say): refuse,
+	// with runc's words.
+	if _, err := unix.Getwd(); errors.Is(err, unix.ENOENT) {
+		return errors.New(errCwdOutside)
+	}
 	path := cfg.Path
 	if path == "" {
 		var err error
@@ -116,6 +122,8 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	err := unix.Exec(path, p.Args, env)
 	return fmt.Errorf("exec %s: %w", p.Args[0], err)
 }
+
+const errCwdOutside = "current working directory is outside of container mount namespace root -- possible container breakout detected"
 
 // compileSeccomp compiles spec's seccomp profile, if it has one, into
 // cfg.SeccompFilter: init installs that program and never decodes or

@@ -82,6 +82,12 @@ func TestExec(t *testing.T) {
 			wantErr: `exec: "/no/such": stat /no/such: no such file or directory`},
 		{name: "no such cwd", args: []string{"--cwd", "/no/such", id, "true"}, wantCode: 1,
 			wantErr: `chdir to cwd ("/no/such") set in config.json: no such file or directory`},
+		{name: "empty PATH", args: []string{"--process", processFile(specs.Process{
+			Args: []string{"true"}, Env: []string{"PATH="}, Cwd: "/",
+		}), id}, wantCode: 1, wantErr: `exec: "true": executable file not found in $PATH`},
+		{name: "NUL in an argument", args: []string{"--process", processFile(specs.Process{
+			Args: []string{"echo", "a\x00b"}, Env: []string{"PATH=/bin"}, Cwd: "/",
+		}), id}, wantCode: 1, wantErr: `exec echo: invalid argument`},
 		{name: "rlimit above the hard limit", args: []string{"--process", processFile(specs.Process{
 			Args:    []string{"true"},
 			Cwd:     "/",

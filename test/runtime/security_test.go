@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -241,4 +242,32 @@ touch /tmp/done`)
 		assert.Check(t, is.Contains(string(out), "opened exe"))
 		assert.Check(t, !strings.Contains(string(out), "wrote"), string(out))
 	})
+}
+
+// TestCwdThroughDescriptors gives the process /proc/self/fd/N as its
+// working directory, for every descriptor init may hold: none may be a
+// directory of the host (the pattern of CVE-2024-21626; the host's v2
+// cgroup directory was one). The process either fails to start or runs
+// inside the container's root, where ".." stops at "/".
+func TestCwdThroughDescriptors(t *testing.T) {
+	r := newRT(t)
+	id := r.started(sh(t, `sleep 1000`))
+	const probe = `cd ../../../../../../../..; stat -c %d:%i .; stat -c %d:%i /`
+	check := func(what string, res result) {
+		t.Helper()
+		if res.code != 0 {
+			return
+		}
+		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+		assert.Check(t, len(lines) == 2 && lines[0] == lines[1], "%s: left the container's root: %v", what, res)
+	}
+	for n := 3; n <= 12; n++ {
+		cwd := "/proc/self/fd/" + strconv.Itoa(n)
+		for _, stage := range []string{"plan", "go"} {
+			r.env = []string{"BERTH_EXEC_STAGE=" + stage}
+			check("exec ("+stage+") in "+cwd, r.cmd("", "exec", "--cwd", cwd, id, "sh", "-c", probe))
+		}
+		r.env = nil
+		check("run in "+cwd, r.run(sh(t, probe, func(s *specs.Spec) { s.Process.Cwd = cwd })))
+	}
 }

@@ -108,12 +108,13 @@ struct plan {
 	int has_personality;
 	uint32_t personality;
 	char personality_name[64];
-	struct {
+	struct rlimit_entry {
 		uint32_t resource;
 		uint64_t soft, hard;
 		char name[32];
-	} rlimits[64];
+	} *rlimits;
 	int nrlimits;
+	int nul_in_args, nul_in_cwd; /* as Go, which fails at chdir and execve */
 	uint32_t min_fd;
 	uint64_t seccomp_flags;
 	struct bpf_insn *filter;
@@ -124,13 +125,35 @@ struct plan {
 
 static int report_fd = -1;
 
-/* errstr is Go's text for an errno: the C library's with a lower-case
- * first letter ("no such file or directory"), which is what the daemon
- * looks for to tell exit code 127 from 126. */
+/* errstr is Go's text for an errno ("no such file or directory", which
+ * the daemon looks for to tell exit code 127 from 126): Go's own table for
+ * the errors these steps can meet, else the C library's text with a
+ * lower-case first letter. */
 static const char *errstr(int err)
 {
+	static const struct {
+		int err;
+		const char *text;
+	} go[] = {
+		{EPERM, "operation not permitted"},       {ENOENT, "no such file or directory"},
+		{EIO, "input/output error"},              {ENXIO, "no such device or address"},
+		{E2BIG, "argument list too long"},        {ENOEXEC, "exec format error"},
+		{EBADF, "bad file descriptor"},           {EAGAIN, "resource temporarily unavailable"},
+		{ENOMEM, "cannot allocate memory"},       {EACCES, "permission denied"},
+		{EFAULT, "bad address"},                  {EBUSY, "device or resource busy"},
+		{EEXIST, "file exists"},                  {ENODEV, "no such device"},
+		{ENOTDIR, "not a directory"},             {EISDIR, "is a directory"},
+		{EINVAL, "invalid argument"},             {ENFILE, "too many open files in system"},
+		{EMFILE, "too many open files"},          {ENOTTY, "inappropriate ioctl for device"},
+		{ETXTBSY, "text file busy"},              {ENOSPC, "no space left on device"},
+		{EROFS, "read-only file system"},         {ENAMETOOLONG, "file name too long"},
+		{ENOSYS, "function not implemented"},     {ELOOP, "too many levels of symbolic links"},
+	};
 	static char buf[128];
 
+	for (size_t i = 0; i < sizeof(go) / sizeof(go[0]); i++)
+		if (go[i].err == err)
+			return go[i].text;
 	snprintf(buf, sizeof(buf), "%s", strerror(err));
 	buf[0] = tolower((unsigned char)buf[0]);
 	return buf;
@@ -211,13 +234,16 @@ static void read_plan(struct plan *pl)
 			fail("exec: bad plan from runtime");
 		pl->nargs += p[0] == 'A';
 		pl->nenv += p[0] == 'V';
+		pl->nrlimits += p[0] == 'R';
 		p += 5 + len;
 	}
 	pl->args = calloc(pl->nargs + 1, sizeof(char *));
 	pl->env = calloc(pl->nenv + 2, sizeof(char *));
-	if (!pl->args || !pl->env)
+	pl->rlimits = calloc(pl->nrlimits + 1, sizeof(*pl->rlimits));
+	if (!pl->args || !pl->env || !pl->rlimits)
 		fail("exec: out of memory");
-	pl->nargs = pl->nenv = 0;
+	pl->nargs = pl->nenv = pl->nrlimits = 0;
+	pl->min_fd = 3;
 	for (p = buf + 1; p < end;) {
 		unsigned char tag;
 		uint32_t len;
@@ -231,16 +257,21 @@ static void read_plan(struct plan *pl)
 			fail("exec: bad plan from runtime");
 		switch (tag) {
 		case 'A':
+			pl->nul_in_args |= memchr(p, 0, len) != NULL;
 			pl->args[pl->nargs++] = string(p, len);
 			break;
 		case 'V':
+			pl->nul_in_args |= memchr(p, 0, len) != NULL;
 			pl->env[pl->nenv++] = string(p, len);
 			break;
 		case 'D':
+			if (pl->cwd)
+				fail("exec: bad plan from runtime");
+			pl->nul_in_cwd = memchr(p, 0, len) != NULL;
 			pl->cwd = string(p, len);
 			break;
 		case 'U':
-			if (len < 8 || len % 4)
+			if (len < 8 || len % 4 || pl->has_user)
 				fail("exec: bad plan from runtime");
 			pl->has_user = 1;
 			pl->uid = u32(p);
@@ -279,7 +310,7 @@ static void read_plan(struct plan *pl)
 			bounded_copy(pl->personality_name, sizeof(pl->personality_name), p + 4, len - 4);
 			break;
 		case 'R':
-			if (len < 20 || pl->nrlimits == 64)
+			if (len < 20)
 				fail("exec: bad plan from runtime");
 			pl->rlimits[pl->nrlimits].resource = u32(p);
 			pl->rlimits[pl->nrlimits].soft = u64(p + 4);
@@ -293,7 +324,7 @@ static void read_plan(struct plan *pl)
 			pl->min_fd = u32(p);
 			break;
 		case 'S':
-			if (len < 16 || (len - 8) % 8 || (len - 8) / 8 > 65535)
+			if (len < 16 || (len - 8) % 8 || (len - 8) / 8 > 65535 || pl->filter)
 				fail("exec: bad plan from runtime");
 			pl->seccomp_flags = u64(p);
 			pl->filter_len = (len - 8) / 8;
@@ -338,36 +369,72 @@ static const char *getenv_of(char **env, int n, const char *key)
 	return v;
 }
 
-/* home_dir is the home of uid in the container's /etc/passwd, or "/". */
+/* atoi_like is strconv.Atoi as moby/sys/user uses it: an optional sign
+ * and decimal digits, anything else 0. */
+static long long atoi_like(const char *f)
+{
+	const char *d = (*f == '+' || *f == '-') ? f + 1 : f;
+	char *end;
+	long long v;
+
+	if (!*d || !isdigit((unsigned char)*d))
+		return 0;
+	for (const char *c = d; *c; c++)
+		if (!isdigit((unsigned char)*c))
+			return 0;
+	v = strtoll(f, &end, 10);
+	return v;
+}
+
+/* home_dir is homeDir: the home of the first entry for uid in the
+ * container's /etc/passwd, read with moby/sys/user's rules (lines
+ * trimmed, fields split at ':', a line over 64 KiB makes the file
+ * unreadable), or "/". */
 static char *home_dir(uint32_t uid)
 {
-	char line[4096], *home = NULL;
+	enum { max = 64 * 1024 };
+	char *line = malloc(max + 2), *home = NULL;
 	FILE *f = fopen("/etc/passwd", "re");
 
-	if (!f)
+	if (!f || !line) {
+		if (f)
+			fclose(f);
+		free(line);
 		return strdup("/");
-	while (!home && fgets(line, sizeof(line), f)) {
-		char *fields[7] = {0}, *s = line, *nl = strchr(line, '\n');
+	}
+	while (fgets(line, max + 2, f)) {
+		char *fields[7] = {0}, *s = line, *e;
+		size_t n = strlen(line);
 		int i;
 
-		if (nl)
-			*nl = '\0';
+		if (n > max && line[n - 1] != '\n') {
+			free(home);
+			home = NULL;
+			break;
+		}
+		while (*s && isspace((unsigned char)*s))
+			s++;
+		for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
+			;
+		*e = '\0';
+		if (!*s || home)
+			continue;
 		for (i = 0; i < 7 && s; i++) {
 			fields[i] = s;
 			s = strchr(s, ':');
 			if (s)
 				*s++ = '\0';
 		}
-		if (i < 6 || !fields[2][0])
-			continue;
-		char *endp;
-		unsigned long id = strtoul(fields[2], &endp, 10);
-		if (*endp || id != uid || !fields[5][0])
-			continue;
-		home = strdup(fields[5]);
+		if (fields[2] && atoi_like(fields[2]) == (long long)uid)
+			home = strdup(fields[5] ? fields[5] : "");
 	}
 	fclose(f);
-	return home ? home : strdup("/");
+	free(line);
+	if (!home || !*home) {
+		free(home);
+		return strdup("/");
+	}
+	return home;
 }
 
 /* executable is lookPath's check: a file with an execute bit. */
@@ -403,6 +470,8 @@ static char *look_path(const char *name, char **env, int nenv)
 	path = getenv_of(env, nenv, "PATH");
 	if (!path)
 		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	if (!*path) /* an empty PATH has no directories (filepath.SplitList) */
+		fail("exec: \"%s\": executable file not found in $PATH", name);
 	dirs = strdup(path);
 	if (!dirs)
 		fail("exec: out of memory");
@@ -410,10 +479,14 @@ static char *look_path(const char *name, char **env, int nenv)
 	for (char *rest = dirs; (dir = strsep(&rest, ":")) != NULL;) {
 		char full[4096];
 
+		int n;
+
 		if (!*dir || !strcmp(dir, "."))
-			snprintf(full, sizeof(full), "%s", name);
+			n = snprintf(full, sizeof(full), "%s", name);
 		else
-			snprintf(full, sizeof(full), "%s/%s", dir, name);
+			n = snprintf(full, sizeof(full), "%s/%s", dir, name);
+		if (n < 0 || (size_t)n >= sizeof(full))
+			continue; /* too long to name: stat would say so */
 		if (executable(full, &err)) {
 			char *found = strdup(full);
 			free(dirs);
@@ -511,7 +584,7 @@ static void set_identity(const struct plan *pl)
 	if (syscall(SYS_setresuid, pl->uid, pl->uid, pl->uid) < 0)
 		fail("setuid %u: %s", pl->uid, errstr(errno));
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		fail("prctl keepcaps: %s", errstr(errno));
+		fail("%s", errstr(errno));
 }
 
 /* setup_terminal is setupTerminal for an exec: a pty from the container's
@@ -608,8 +681,16 @@ void berth_exec_stage(int syncfd)
 	}
 	pl.env[pl.nenv] = NULL;
 	pl.args[pl.nargs] = NULL;
-	if (chdir(pl.cwd) < 0)
-		fail("chdir to cwd (\"%s\") set in config.json: %s", pl.cwd, errstr(errno));
+	if (pl.nul_in_cwd || chdir(pl.cwd) < 0)
+		fail("chdir to cwd (\"%s\") set in config.json: %s", pl.cwd, errstr(pl.nul_in_cwd ? EINVAL : errno));
+	{
+		/* As execProcess (and runc): a working directory getcwd(2)
+		 * cannot name from the root lies outside the container. */
+		char cwd[4096];
+		long r = syscall(SYS_getcwd, cwd, sizeof(cwd));
+		if ((r < 0 && errno == ENOENT) || (r > 0 && cwd[0] != '/'))
+			fail("current working directory is outside of container mount namespace root -- possible container breakout detected");
+	}
 	path = look_path(pl.args[0], pl.env, pl.nenv);
 	if (pl.has_caps)
 		drop_bounding(&pl);
@@ -624,6 +705,8 @@ void berth_exec_stage(int syncfd)
 	if (pl.filter && pl.no_new_privs)
 		install_seccomp(&pl);
 	cloexec_from(pl.min_fd);
+	if (pl.nul_in_args)
+		fail("exec %s: %s", pl.args[0], errstr(EINVAL));
 	execve(path, pl.args, pl.env);
 	fail("exec %s: %s", pl.args[0], errstr(errno));
 }

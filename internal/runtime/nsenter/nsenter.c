@@ -75,6 +75,7 @@ struct clone_args {
 };
 #endif
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_INTO_CGROUP
@@ -206,22 +207,32 @@ static void set_time_offsets(const char *offsets)
 
 /* loopback_up brings up "lo" in the network namespace just made, as runc
  * does: a new namespace's loopback starts down, and programs expect
- * 127.0.0.1 to answer. */
-static void loopback_up(void)
+ * 127.0.0.1 to answer. It runs after the fork; on failure it kills the
+ * child, which the runtime does not know yet, before reporting. */
+static void loopback_up(pid_t child)
 {
 	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	const char *what = "socket";
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
 
-	if (s < 0)
-		bail("loopback: socket");
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		bail("loopback: get flags");
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		bail("loopback: set flags");
-	close(s);
+	if (s >= 0) {
+		memset(&ifr, 0, sizeof(ifr));
+		strcpy(ifr.ifr_name, "lo");
+		what = "get flags";
+		if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+			ifr.ifr_flags |= IFF_UP;
+			what = "set flags";
+			if (ioctl(s, SIOCSIFFLAGS, &ifr) == 0) {
+				close(s);
+				return;
+			}
+		}
+	}
+	err = errno;
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	errno = err;
+	bail("loopback: %s", what);
 }
 
 /* read_namespaces reads "N<clone flags>\n<join>\n<time offsets>", the
@@ -484,8 +495,13 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 		bail("fork into the new namespaces");
 	if (child == 0) {
 		/* The container process: an exec the runtime planned for
-		 * execstage.c, or continue into the Go runtime (init). */
+		 * execstage.c, or continue into the Go runtime (init). The
+		 * cgroup directory is the host's: a descriptor of it left open
+		 * would let the process reach the host's file system (through
+		 * /proc/self/fd as its working directory, say). */
 		const char *stage = getenv("_BERTH_EXEC");
+		if (cgfd >= 0)
+			close(cgfd);
 		if (stage && !strcmp(stage, "plan"))
 			berth_exec_stage(syncfd); /* does not return */
 		return;
@@ -493,7 +509,7 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 	/* Bring loopback up while the child's runtime starts: the runtime
 	 * sends the child its configuration only after "P". */
 	if (newflags & CLONE_NEWNET)
-		loopback_up();
+		loopback_up(child);
 	snprintf(msg, sizeof(msg), "P%d", (int)child);
 	if (write(syncfd, msg, strlen(msg)) < 0)
 		_exit(1);
