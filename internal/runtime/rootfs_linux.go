@@ -214,10 +214,30 @@ func pivotRoot(cfg *initConfig) error {
 
 // finishRootfs runs inside the new root: masked and read-only paths, the
 // read-only root, and the root's final propagation.
+//
+// Everything here works on descriptors, with the new mount API: a path is
+// opened without following any symlink (RESOLVE_NO_SYMLINKS), and mounts
+// go onto that descriptor, so nothing the container's files say can move
+// a mount somewhere else. Files are masked with a bind of /dev/null only
+// once /dev/null is known to be the null device: a /dev from a volume
+// could make it a symlink to, say, /proc/sys/kernel/core_pattern, and the
+// "mask" a writable window onto it (CVE-2025-31133 in runc).
 func finishRootfs(cfg *initConfig) error {
 	s := cfg.Spec
+	devNull := -1
+	defer func() {
+		if devNull >= 0 {
+			unix.Close(devNull)
+		}
+	}()
 	for _, p := range s.Linux.MaskedPaths {
-		if err := maskPath(p); err != nil {
+		if devNull < 0 {
+			var err error
+			if devNull, err = openDevNull(); err != nil {
+				return fmt.Errorf("mask %s: %w", p, err)
+			}
+		}
+		if err := maskPath(p, devNull); err != nil {
 			return err
 		}
 	}
@@ -234,20 +254,64 @@ func finishRootfs(cfg *initConfig) error {
 	return nil
 }
 
+// openNoFollow opens p for use as a mount point (O_PATH), refusing any
+// symlink on the way.
+func openNoFollow(p string) (int, error) {
+	return unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+}
+
+// openDevNull opens the container's /dev/null, which must be the null
+// character device (1:3).
+func openDevNull() (int, error) {
+	fd, err := openNoFollow("/dev/null")
+	if err != nil {
+		return -1, fmt.Errorf("open /dev/null: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("stat /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		unix.Close(fd)
+		return -1, errors.New("/dev/null is not the null device")
+	}
+	return fd, nil
+}
+
+// attach puts the detached mount tree on the mount point target (a
+// descriptor) and closes it.
+func attach(tree, target int) error {
+	defer unix.Close(tree)
+	return unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
 // maskPath hides a path: a directory under an empty read-only tmpfs, a
-// file under /dev/null.
-func maskPath(p string) error {
-	fi, err := os.Lstat(p)
-	if errors.Is(err, os.ErrNotExist) {
+// file under a bind of /dev/null (devNull).
+func maskPath(p string, devNull int) error {
+	target, err := openNoFollow(p)
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("mask %s: %w", p, err)
 	}
-	if fi.IsDir() {
-		err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "size=0k")
+	defer unix.Close(target)
+	var st unix.Stat_t
+	if err := unix.Fstat(target, &st); err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	var tree int
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		tree, err = emptyTmpfs()
 	} else {
-		err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+		tree, err = unix.OpenTree(devNull, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	}
+	if err == nil {
+		err = attach(tree, target)
 	}
 	if err != nil {
 		return fmt.Errorf("mask %s: %w", p, err)
@@ -255,20 +319,45 @@ func maskPath(p string) error {
 	return nil
 }
 
-func isDir(p string) bool {
-	fi, err := os.Lstat(p)
-	return err == nil && fi.IsDir()
+// emptyTmpfs makes a detached, empty, read-only tmpfs.
+func emptyTmpfs() (int, error) {
+	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(ctx)
+	if err := unix.FsconfigSetString(ctx, "size", "0k"); err != nil {
+		return -1, err
+	}
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY)
 }
 
+// readonlyPath makes p and every mount under it read-only: a recursive
+// copy of its mounts, made read-only as a whole (mount_setattr with
+// AT_RECURSIVE; a remount would only change the top one), replaces it.
 func readonlyPath(p string) error {
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
+	target, err := openNoFollow(p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("bind %s read-only: %w", p, err)
 	}
-	if err := remount(p, unix.MS_BIND|unix.MS_RDONLY); err != nil {
+	defer unix.Close(target)
+	tree, err := unix.OpenTree(target, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("bind %s read-only: %w", p, err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		unix.Close(tree)
 		return fmt.Errorf("remount %s read-only: %w", p, err)
+	}
+	if err := attach(tree, target); err != nil {
+		return fmt.Errorf("bind %s read-only: %w", p, err)
 	}
 	return nil
 }

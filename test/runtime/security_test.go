@@ -271,3 +271,44 @@ func TestCwdThroughDescriptors(t *testing.T) {
 		check("run in "+cwd, r.run(sh(t, probe, func(s *specs.Spec) { s.Process.Cwd = cwd })))
 	}
 }
+
+// TestMaskNeedsTheNullDevice gives the container a /dev from the host
+// whose null is a symlink to /proc/sys/kernel/core_pattern. Masking
+// /proc/kcore with a bind of that "/dev/null" would make a writable window
+// onto the host's core_pattern (CVE-2025-31133 in runc): create refuses.
+func TestMaskNeedsTheNullDevice(t *testing.T) {
+	for name, tc := range map[string]struct {
+		make func(path string) error
+		err  string
+	}{
+		"symlink":      {func(p string) error { return os.Symlink("/proc/sys/kernel/core_pattern", p) }, "open /dev/null: too many levels of symbolic links"},
+		"regular file": {func(p string) error { return os.WriteFile(p, nil, 0o666) }, "/dev/null is not the null device"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRT(t)
+			dev := t.TempDir()
+			traversable(t, dev)
+			assert.NilError(t, tc.make(filepath.Join(dev, "null")))
+			res := r.run(sh(t, `cat /proc/kcore`,
+				withMounts(specs.Mount{Destination: "/dev", Type: "bind", Source: dev, Options: []string{"rbind", "rw"}}),
+				func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/proc/kcore"} }))
+			assert.Check(t, res.code != 0, res)
+			assert.Check(t, is.Contains(res.stderr, "mask /proc/kcore: "+tc.err), res)
+		})
+	}
+}
+
+// TestReadonlyPathIsRecursive: a read-only path stays read-only in the
+// mounts under it too.
+func TestReadonlyPathIsRecursive(t *testing.T) {
+	r := newRT(t)
+	data := t.TempDir()
+	traversable(t, data)
+	res := r.run(sh(t, `touch /data/top 2>/dev/null && echo top-writable; touch /data/sub/below 2>/dev/null && echo sub-writable; echo done`,
+		withMounts(
+			specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}},
+			specs.Mount{Destination: "/data/sub", Type: "tmpfs", Source: "tmpfs"}),
+		func(s *specs.Spec) { s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, "/data") }))
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, is.Equal(res.stdout, "done\n"))
+}
