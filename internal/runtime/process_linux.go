@@ -71,9 +71,11 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 	}
 	// A working directory getcwd(2) cannot name from the container's root
 	// lies outside it (reached through a leaked descriptor, say): refuse,
-	// with runc's words.
+	// with runc's words, as any directory it cannot name at all.
 	if _, err := unix.Getwd(); errors.Is(err, unix.ENOENT) {
 		return errors.New(errCwdOutside)
+	} else if err != nil {
+		return fmt.Errorf("failed to verify if current working directory is safe: %w", err)
 	}
 	path := cfg.Path
 	if path == "" {

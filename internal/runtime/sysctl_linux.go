@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ipcSysctls are the IPC namespace's sysctls, besides fs.mqueue.*.
@@ -19,20 +20,41 @@ var ipcSysctls = map[string]bool{
 func validateSysctl(s *specs.Spec, key string) error {
 	switch {
 	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
-		if hasNS(s, specs.IPCNamespace) {
+		if ownsNS(s, specs.IPCNamespace, "ipc") {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed: the container shares the host's IPC namespace", key)
 	case strings.HasPrefix(key, "net."):
-		if hasNS(s, specs.NetworkNamespace) {
+		if ownsNS(s, specs.NetworkNamespace, "net") {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed: the container shares the host's network namespace", key)
 	case key == "kernel.hostname" || key == "kernel.domainname":
-		if hasNS(s, specs.UTSNamespace) {
+		if ownsNS(s, specs.UTSNamespace, "uts") {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed: the container shares the host's UTS namespace", key)
 	}
 	return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
+}
+
+// ownsNS reports whether the container has a namespace of type t that is
+// not the host's: a new one, or one joined by path that is not the one
+// the runtime itself is in (a path to the host's own, /proc/1/ns/net say,
+// isolates nothing). proc is the namespace's name under /proc/<pid>/ns.
+func ownsNS(s *specs.Spec, t specs.LinuxNamespaceType, proc string) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type != t {
+			continue
+		}
+		if ns.Path == "" {
+			return true
+		}
+		var theirs, ours unix.Stat_t
+		if unix.Stat(ns.Path, &theirs) != nil || unix.Stat("/proc/self/ns/"+proc, &ours) != nil {
+			return true // joining it fails, and says why
+		}
+		return theirs.Ino != ours.Ino || theirs.Dev != ours.Dev
+	}
+	return false
 }

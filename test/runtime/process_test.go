@@ -413,6 +413,8 @@ func TestSysctlOutsideNamespace(t *testing.T) {
 		{name: "not namespaced", key: "vm.overcommit_ratio"},
 		{name: "ipc without ipc namespace", key: "kernel.msgmax", mutate: withoutNamespace(specs.IPCNamespace)},
 		{name: "net without network namespace", key: "net.ipv4.ip_forward", mutate: withoutNamespace(specs.NetworkNamespace)},
+		{name: "net in the host's network namespace by path", key: "net.ipv4.ip_forward", mutate: withNamespace(specs.NetworkNamespace, "/proc/self/ns/net")},
+		{name: "ipc in the host's IPC namespace by path", key: "kernel.msgmax", mutate: withNamespace(specs.IPCNamespace, "/proc/self/ns/ipc")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

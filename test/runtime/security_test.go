@@ -312,3 +312,28 @@ func TestReadonlyPathIsRecursive(t *testing.T) {
 	assert.Equal(t, res.code, 0, res)
 	assert.Check(t, is.Equal(res.stdout, "done\n"))
 }
+
+// TestInitNotDumpable: until it executes the container's program, init is
+// not dumpable, so no process in the container can ptrace it or take its
+// descriptors; the program is dumpable again (its /proc files belong to
+// it, which tools in the container rely on). In a user namespace that
+// shows in the owner of init's /proc files: root while not dumpable, the
+// mapped root once the program runs. (There, becoming the namespace's
+// root already made init non-dumpable; nsenter.c now makes every init and
+// exec so from its start, which a test cannot observe for a root-owned
+// process.)
+func TestInitNotDumpable(t *testing.T) {
+	r := newRT(t)
+	id := containerID(t)
+	r.ok("create", "--bundle", userNSBundle(t, `sleep 1000`), id)
+	pid := statePid(t, r, id)
+	owner := func() uint32 {
+		var st unix.Stat_t
+		assert.NilError(t, unix.Stat("/proc/"+strconv.Itoa(pid)+"/status", &st))
+		return st.Uid
+	}
+	assert.Check(t, is.Equal(owner(), uint32(0)), "init before start")
+	r.ok("start", id)
+	r.waitStatus(id, "running")
+	assert.Check(t, is.Equal(owner(), uint32(userNSHostID)), "the program after execve")
+}

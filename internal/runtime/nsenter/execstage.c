@@ -690,6 +690,8 @@ void berth_exec_stage(int syncfd)
 		long r = syscall(SYS_getcwd, cwd, sizeof(cwd));
 		if ((r < 0 && errno == ENOENT) || (r > 0 && cwd[0] != '/'))
 			fail("current working directory is outside of container mount namespace root -- possible container breakout detected");
+		if (r < 0)
+			fail("failed to verify if current working directory is safe: %s", errstr(errno));
 	}
 	path = look_path(pl.args[0], pl.env, pl.nenv);
 	if (pl.has_caps)

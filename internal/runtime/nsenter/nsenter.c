@@ -455,6 +455,13 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 		return;
 	}
 	syncfd = atoi(fdenv);
+	/* Not dumpable until the container's program is executed (execve
+	 * makes it dumpable again): a process in the container with the same
+	 * uid must not ptrace init or an exec, or take its descriptors with
+	 * pidfd_getfd, while they still hold the runtime's sockets and have
+	 * not installed their seccomp filter (runc does the same). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("prctl PR_SET_DUMPABLE");
 	read_namespaces(&newflags, &join, &offsets);
 
 	/* Step 2, when it is safe (see above). */
@@ -471,12 +478,15 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 	if (newflags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			bail("unshare user namespace");
-		/* The parent writes /proc/<pid>/uid_map: keep it writable. */
+		/* The parent writes /proc/<pid>/uid_map: writable only while
+		 * this process is dumpable. */
 		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 			bail("prctl PR_SET_DUMPABLE");
 		if (write(syncfd, "R", 1) != 1)
 			bail("nsenter: write to parent");
 		sync_wait('G');
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			bail("prctl PR_SET_DUMPABLE");
 		/* Become the namespace's root (the parent mapped it) so that the
 		 * namespaces made next are fully ours. */
 		if (setresgid(0, 0, 0) < 0)
