@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -15,9 +17,13 @@ import (
 // prepareRootfs runs in the container's new mount namespace, before
 // pivot_root: it stops mount events from reaching the host, makes the root
 // filesystem a mount point of its own and mounts the spec's mounts and
-// devices inside it. Every destination is resolved with securejoin, so a
-// symlink in the image cannot point a mount outside the rootfs. Nothing in
-// the container runs yet, so the paths cannot change under us.
+// devices inside it.
+//
+// A mount's destination is opened inside the rootfs (pathrs-lite: no
+// symlink or ".." leads out of it) and the mount goes onto that
+// descriptor, through /proc/thread-self/fd/N, never onto a path walked
+// again: a volume can be shared with a container that already runs and
+// swaps a directory for a symlink between the two (runc's CVE-2021-30465).
 func prepareRootfs(cfg *initConfig) error {
 	s := cfg.Spec
 	if !hasNewNS(s, specs.MountNamespace) {
@@ -37,9 +43,14 @@ func prepareRootfs(cfg *initConfig) error {
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs: %w", err)
 	}
+	root, err := os.OpenFile(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer root.Close()
 	bindDev := false
 	for _, m := range s.Mounts {
-		if err := mountEntry(cfg, m); err != nil {
+		if err := mountEntry(cfg, root, m); err != nil {
 			return err
 		}
 		if filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind")) {
@@ -64,11 +75,7 @@ func hasOption(options []string, o string) bool {
 }
 
 // mountEntry mounts one entry of the spec's mounts.
-func mountEntry(cfg *initConfig, m specs.Mount) error {
-	dest, err := securejoin.SecureJoin(cfg.Rootfs, m.Destination)
-	if err != nil {
-		return fmt.Errorf("mount %s: %w", m.Destination, err)
-	}
+func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 	flags, propagation, data := parseMountOptions(m.Options)
 	if m.Type == "bind" {
 		flags |= unix.MS_BIND
@@ -86,44 +93,101 @@ func mountEntry(cfg *initConfig, m specs.Mount) error {
 		if err != nil {
 			return fail(err)
 		}
-		if err := createTarget(dest, fi.IsDir()); err != nil {
+		target, err := mountPoint(root, m.Destination, fi.IsDir())
+		if err != nil {
 			return fail(err)
 		}
-		if err := unix.Mount(src, dest, "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+		err = unix.Mount(src, fdPath(target), "", flags&(unix.MS_BIND|unix.MS_REC), "")
+		target.Close()
+		if err != nil {
 			return fail(err)
 		}
 		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-			if err := remount(dest, rest|unix.MS_BIND); err != nil {
+			if err := remountIn(root, m.Destination, rest|unix.MS_BIND); err != nil {
 				return fail(err)
 			}
 		}
 	case m.Type == "cgroup" || m.Type == "cgroup2":
+		// on the tmpfs or sysfs init just mounted: nothing else there
+		dest, err := securejoin.SecureJoin(cfg.Rootfs, m.Destination)
+		if err != nil {
+			return fail(err)
+		}
 		if err := mountCgroup(cfg, dest, flags); err != nil {
 			return fail(err)
 		}
 	default:
-		if err := os.MkdirAll(dest, 0o755); err != nil {
+		target, err := pathrs.MkdirAllHandle(root, m.Destination, 0o755)
+		if err != nil {
 			return fail(err)
 		}
-		err := unix.Mount(m.Source, dest, m.Type, flags, data)
+		err = unix.Mount(m.Source, fdPath(target), m.Type, flags, data)
 		if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && !hasNewNS(cfg.Spec, specs.NetworkNamespace) {
 			// sysfs can only be mounted in a network namespace one owns;
 			// without a new one, show the host's read-only as runc does.
-			err = unix.Mount("/sys", dest, "", unix.MS_BIND|unix.MS_REC, "")
+			err = unix.Mount("/sys", fdPath(target), "", unix.MS_BIND|unix.MS_REC, "")
 			if err == nil {
-				err = remount(dest, unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+				err = remountIn(root, m.Destination, unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
 			}
 		}
+		target.Close()
 		if err != nil {
 			return fail(err)
 		}
 	}
-	for _, p := range propagation {
-		if err := unix.Mount("", dest, "", p, ""); err != nil {
+	if len(propagation) > 0 {
+		mnt, err := pathrs.OpenatInRoot(root, m.Destination)
+		if err != nil {
 			return fail(err)
+		}
+		defer mnt.Close()
+		for _, p := range propagation {
+			if err := unix.Mount("", fdPath(mnt), "", p, ""); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	return nil
+}
+
+// fdPath names an open file through /proc/thread-self/fd, for mount(2).
+// Before pivot_root, /proc is still the host's procfs, where the init
+// process is visible.
+func fdPath(f *os.File) string {
+	return "/proc/thread-self/fd/" + strconv.Itoa(int(f.Fd()))
+}
+
+// mountPoint makes and opens the mount point dest inside root: a
+// directory, or an empty file for a file bind mount.
+func mountPoint(root *os.File, dest string, dir bool) (*os.File, error) {
+	if dir {
+		return pathrs.MkdirAllHandle(root, dest, 0o755)
+	}
+	parent, err := pathrs.MkdirAllHandle(root, filepath.Dir(dest), 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if errors.Is(err, unix.EISDIR) {
+		// a directory is there: mounting a file on it fails, saying so
+		return pathrs.OpenatInRoot(root, dest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), dest), nil
+}
+
+// remountIn changes the flags of the mount now at dest inside root,
+// reopened so that the descriptor is the new mount's root.
+func remountIn(root *os.File, dest string, flags uintptr) error {
+	mnt, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer mnt.Close()
+	return remount(fdPath(mnt), flags)
 }
 
 // createTarget makes the mount point: a directory, or an empty file for a
