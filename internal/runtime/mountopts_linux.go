@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -75,16 +76,70 @@ func parseMountOptions(options []string) (flags uintptr, propagation []uintptr, 
 			// remount of the top mount is the closest plain equivalent.
 			flags |= unix.MS_RDONLY
 			continue
-		case "tmpcopyup", "idmap", "ridmap", "recursive", "rrw", "rnosuid", "rsuid",
-			"rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime", "rrelatime",
-			"rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow":
-			// Recursive (mount_setattr) and idmapped variants are not supported;
-			// they are ignored rather than passed to the filesystem as data.
+		case "tmpcopyup", "idmap", "ridmap", "recursive":
+			// crun's tmpcopyup is not supported, idmapped mounts are
+			// refused by recursiveMountAttr: neither goes to the
+			// filesystem as data
 			continue
+		}
+		if _, ok := recursiveAttrs[o]; ok {
+			continue // applied after the mount (recursiveMountAttr)
 		}
 		rest = append(rest, o)
 	}
 	return flags, propagation, strings.Join(rest, ",")
+}
+
+// recursiveAttrs are the options that change a mount and every mount
+// under it (mount_setattr(2) with AT_RECURSIVE), as runc has them: the
+// attribute, and whether the option clears it.
+var recursiveAttrs = map[string]struct {
+	attr  uint64
+	clear bool
+}{
+	"rro": {unix.MOUNT_ATTR_RDONLY, false}, "rrw": {unix.MOUNT_ATTR_RDONLY, true},
+	"rnosuid": {unix.MOUNT_ATTR_NOSUID, false}, "rsuid": {unix.MOUNT_ATTR_NOSUID, true},
+	"rnodev": {unix.MOUNT_ATTR_NODEV, false}, "rdev": {unix.MOUNT_ATTR_NODEV, true},
+	"rnoexec": {unix.MOUNT_ATTR_NOEXEC, false}, "rexec": {unix.MOUNT_ATTR_NOEXEC, true},
+	"rnodiratime": {unix.MOUNT_ATTR_NODIRATIME, false}, "rdiratime": {unix.MOUNT_ATTR_NODIRATIME, true},
+	"rnoatime": {unix.MOUNT_ATTR_NOATIME, false}, "ratime": {unix.MOUNT_ATTR_NOATIME, true},
+	"rrelatime": {unix.MOUNT_ATTR_RELATIME, false}, "rnorelatime": {unix.MOUNT_ATTR_RELATIME, true},
+	"rstrictatime": {unix.MOUNT_ATTR_STRICTATIME, false}, "rnostrictatime": {unix.MOUNT_ATTR_STRICTATIME, true},
+	"rnosymfollow": {unix.MOUNT_ATTR_NOSYMFOLLOW, false}, "rsymfollow": {unix.MOUNT_ATTR_NOSYMFOLLOW, true},
+}
+
+// recursiveMountAttr collects the recursive options into one
+// mount_setattr(2) request; ok is false when there are none. Idmapped
+// mounts are refused: the runtime cannot make them, and silently
+// dropping the option would change the files' owners.
+func recursiveMountAttr(options []string) (attr unix.MountAttr, ok bool, err error) {
+	for _, o := range options {
+		if o == "idmap" || o == "ridmap" {
+			return attr, false, fmt.Errorf("mount option %q: idmapped mounts are not supported", o)
+		}
+		r, found := recursiveAttrs[o]
+		if !found {
+			continue
+		}
+		ok = true
+		switch {
+		case r.attr == unix.MOUNT_ATTR_NOATIME || r.attr == unix.MOUNT_ATTR_RELATIME || r.attr == unix.MOUNT_ATTR_STRICTATIME:
+			// the access-time attributes are one field: clear it whole,
+			// then set the one asked for (relatime is 0)
+			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
+			attr.Attr_set &^= unix.MOUNT_ATTR__ATIME
+			if !r.clear {
+				attr.Attr_set |= r.attr
+			}
+		case r.clear:
+			attr.Attr_clr |= r.attr
+			attr.Attr_set &^= r.attr
+		default:
+			attr.Attr_set |= r.attr
+			attr.Attr_clr &^= r.attr
+		}
+	}
+	return attr, ok, nil
 }
 
 // MountOptions lists the mount options the runtime understands.
@@ -96,5 +151,8 @@ func MountOptions() []string {
 	for o := range propagationFlags {
 		out = append(out, o)
 	}
-	return append(out, "rro")
+	for o := range recursiveAttrs {
+		out = append(out, o)
+	}
+	return out
 }

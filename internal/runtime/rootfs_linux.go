@@ -83,6 +83,10 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 	fail := func(err error) error {
 		return fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Destination, err)
 	}
+	rattr, recursive, err := recursiveMountAttr(m.Options)
+	if err != nil {
+		return fail(err)
+	}
 	switch {
 	case flags&unix.MS_BIND != 0:
 		src := m.Source
@@ -133,6 +137,17 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 		target.Close()
 		if err != nil {
 			return fail(err)
+		}
+	}
+	if recursive {
+		mnt, err := pathrs.OpenatInRoot(root, m.Destination)
+		if err != nil {
+			return fail(err)
+		}
+		err = unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &rattr)
+		mnt.Close()
+		if err != nil {
+			return fail(fmt.Errorf("mount_setattr: %w", err))
 		}
 	}
 	if len(propagation) > 0 {

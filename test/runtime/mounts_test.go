@@ -339,3 +339,35 @@ mynull-writable
 4
 `))
 }
+
+// TestRecursiveMountOptions binds a host directory that has a mount of its
+// own under it with runc's recursive options: rro, rnosuid, rnodev and
+// rnoexec reach the mount underneath too (mount_setattr AT_RECURSIVE),
+// not only the top one. An idmapped mount is refused, not quietly made an
+// ordinary one.
+func TestRecursiveMountOptions(t *testing.T) {
+	r := newRT(t)
+	data := t.TempDir()
+	traversable(t, data)
+	sub := filepath.Join(data, "sub")
+	assert.NilError(t, os.Mkdir(sub, 0o755))
+	assert.NilError(t, unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
+
+	res := r.run(sh(t, `cat /proc/mounts; touch /data/sub/x 2>/dev/null && echo sub-writable; true`,
+		withMounts(specs.Mount{Destination: "/data", Type: "bind", Source: data,
+			Options: []string{"rbind", "rro", "rnosuid", "rnodev", "rnoexec"}})))
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, !strings.Contains(res.stdout, "sub-writable"))
+	line := mountLine(res.stdout, "/data/sub")
+	assert.Assert(t, line != "", res.stdout)
+	opts := strings.Split(strings.Fields(line)[3], ",")
+	for _, want := range []string{"ro", "nosuid", "nodev", "noexec"} {
+		assert.Check(t, is.Contains(opts, want), line)
+	}
+
+	res = r.run(sh(t, `true`, withMounts(specs.Mount{Destination: "/data", Type: "bind", Source: data,
+		Options: []string{"rbind", "idmap"}})))
+	assert.Check(t, res.code != 0)
+	assert.Check(t, is.Contains(res.stderr, `mount option "idmap": idmapped mounts are not supported`), res)
+}
