@@ -242,18 +242,15 @@ func remount(dest string, flags uintptr) error {
 // pivot_root(".", ".") stacks the old root on top of the new one at "/";
 // unmounting "." then removes the old root without needing a directory for
 // it (see the NOTES of pivot_root(2)). The old root is made rslave first so
-// the unmount does not propagate to the host. Where pivot_root is
-// impossible (--no-pivot, e.g. a rootfs on ramfs), the rootfs is moved onto
-// "/" and chroot'ed into, which is weaker: the old root stays reachable to
-// a process that can escape a chroot. It is also the fallback when
-// pivot_root fails with EINVAL.
+// the unmount does not propagate to the host. With --no-pivot (for a host
+// whose root is not a mount point, such as an initramfs, where pivot_root
+// fails with EINVAL) the rootfs is moved onto "/" and chroot'ed into,
+// which is weaker: the old root stays reachable to a process that can
+// escape a chroot. As with runc, that is never chosen silently.
 func enterRootfs(cfg *initConfig) error {
 	err := pivotRoot(cfg)
 	if errors.Is(err, unix.EINVAL) && !cfg.NoPivot {
-		// pivot_root refuses when the current root is not a mount point,
-		// as on an initramfs (rootfs) host: fall back to chroot.
-		cfg.NoPivot = true
-		err = pivotRoot(cfg)
+		return fmt.Errorf("%w (where the host's root is not a mount point, as on an initramfs, --no-pivot runs the container with chroot)", err)
 	}
 	return err
 }
