@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -238,4 +239,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestExecHome: without HOME in the environment, an exec gets the home of
+// the first /etc/passwd entry for its uid (lines trimmed), "/" when that
+// entry has none or the file cannot be read as moby/sys/user reads it
+// (a line over 64 KiB), through both stages.
+func TestExecHome(t *testing.T) {
+	r := newRT(t)
+	dir := t.TempDir()
+	traversable(t, dir)
+	passwd := filepath.Join(dir, "passwd")
+	assert.NilError(t, os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\n"+
+		"  first:x:4300:4300::/home/first:/bin/sh  \nsecond:x:4300:4300::/home/second:/bin/sh\n"+
+		"nohome:x:4301:4301:::/bin/sh\n"), 0o644))
+	id := r.started(sh(t, `sleep 1000`, withMounts(specs.Mount{Destination: "/etc/passwd", Type: "bind", Source: passwd, Options: []string{"bind", "ro"}})))
+	home := func(uid string) string {
+		t.Helper()
+		res := r.cmd("", "exec", "-u", uid, id, "sh", "-c", `echo $HOME`)
+		assert.Equal(t, res.code, 0, res)
+		return strings.TrimSpace(res.stdout)
+	}
+	for _, stage := range []string{"plan", "go"} {
+		r.env = []string{"BERTH_EXEC_STAGE=" + stage}
+		assert.Check(t, is.Equal(home("4300"), "/home/first"), stage)
+		assert.Check(t, is.Equal(home("4301"), "/"), stage)
+	}
+	// a line over 64 KiB: the file cannot be read, HOME is "/"
+	f, err := os.OpenFile(passwd, os.O_APPEND|os.O_WRONLY, 0)
+	assert.NilError(t, err)
+	_, err = f.Write(bytes.Repeat([]byte("x"), 70000))
+	assert.NilError(t, err)
+	assert.NilError(t, f.Close())
+	for _, stage := range []string{"plan", "go"} {
+		r.env = []string{"BERTH_EXEC_STAGE=" + stage}
+		assert.Check(t, is.Equal(home("4300"), "/"), stage)
+	}
+	r.env = nil
 }

@@ -402,16 +402,24 @@ static char *home_dir(uint32_t uid)
 		free(line);
 		return strdup("/");
 	}
-	while (fgets(line, max + 2, f)) {
+	for (int c = 0; c != EOF;) {
 		char *fields[7] = {0}, *s = line, *e;
-		size_t n = strlen(line);
+		size_t n = 0;
 		int i;
 
-		if (n > max && line[n - 1] != '\n') {
+		/* one line, counted in bytes (NULs too), at most 64 KiB: a
+		 * longer one makes Go's scanner give up, and so "/" */
+		while ((c = getc(f)) != EOF && c != '\n') {
+			if (n == max)
+				break;
+			line[n++] = (char)c;
+		}
+		if (n == max && c != EOF && c != '\n') {
 			free(home);
 			home = NULL;
 			break;
 		}
+		line[n] = '\0';
 		while (*s && isspace((unsigned char)*s))
 			s++;
 		for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
