@@ -81,9 +81,17 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	}
 	defer parent.Close()
 	sock := syncSocket{parent}
-	c, err := initCommand(opts.IO, opts.PreserveFDs, child, nil)
+	// the namespace descriptors follow the sync socket (fd 3+preserve)
+	join, nsFiles, err := execJoin(st.Pid, st.StartTime, 4+opts.PreserveFDs)
 	if err != nil {
 		child.Close()
+		return 0, err
+	}
+	c, err := initCommand(opts.IO, opts.PreserveFDs, child, nil, nsFiles...)
+	closeAfterLaunch := func() { closeFiles(nsFiles) }
+	if err != nil {
+		child.Close()
+		closeAfterLaunch()
 		return 0, err
 	}
 	if cfg.plan != nil {
@@ -91,10 +99,11 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	}
 	cmd, err := launch(opts.Launch, c)
 	child.Close()
+	closeAfterLaunch()
 	if err != nil {
 		return 0, fmt.Errorf("start exec: %w", err)
 	}
-	if err := sendNamespaces(sock, 0, execJoin(st.Pid), nil); err != nil {
+	if err := sendNamespaces(sock, 0, join, nil); err != nil {
 		cmd.Kill()
 		cmd.Wait()
 		return 0, err

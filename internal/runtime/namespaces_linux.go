@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -53,23 +55,46 @@ func nsEnv(nss []specs.LinuxNamespace) (join string, newFlags int, err error) {
 	return strings.Join(parts, ";"), newFlags, nil
 }
 
-// execJoin lists the namespaces of a running container's init that differ
-// from ours, for exec to join. Joining a namespace the caller is already in
-// is refused for user namespaces (EINVAL), so equal ones are skipped.
-func execJoin(pid int) string {
+// execJoin opens the namespaces of a running container's init that differ
+// from the caller's (joining one's own user namespace is refused), for an
+// exec to join. The descriptors are opened here and checked to belong to
+// that init still (its start time), so a PID reused since by another
+// process cannot lead the exec into that process's namespaces; the
+// intermediate process gets them as files and nsenter.c joins them as
+// "fd:<n>" (and closes them). The files go to initCommand after the sync
+// socket, in this order, first at descriptor firstFD; the caller closes
+// its copies.
+func execJoin(pid int, start uint64, firstFD int) (join string, files []*os.File, err error) {
 	var parts []string
 	for _, name := range []string{"user", "mnt", "pid", "net", "ipc", "uts", "cgroup", "time"} {
 		theirs := "/proc/" + strconv.Itoa(pid) + "/ns/" + name
+		f, err := os.Open(theirs)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // a namespace type this kernel lacks
+		}
+		if err != nil {
+			closeFiles(files)
+			return "", nil, err
+		}
 		var a, b unix.Stat_t
-		if unix.Stat(theirs, &a) != nil {
+		if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat("/proc/self/ns/"+name, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
+			f.Close()
 			continue
 		}
-		if unix.Stat("/proc/self/ns/"+name, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
-			continue
-		}
-		parts = append(parts, name+"="+theirs)
+		parts = append(parts, name+"=fd:"+strconv.Itoa(firstFD+len(files)))
+		files = append(files, f)
 	}
-	return strings.Join(parts, ";")
+	if !processAlive(pid, start) {
+		closeFiles(files)
+		return "", nil, errorf(errdefs.ErrFailedPrecondition, "the container's init (pid %d) exited", pid)
+	}
+	return strings.Join(parts, ";"), files, nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // writeIDMaps writes a new user namespace's uid and gid maps from the

@@ -19,7 +19,7 @@ import (
 // initCommand prepares `berth init`, executed from the sealed binary. Its
 // extra files are the caller's preserved fds (3 .. 3+preserve-1), then the
 // sync socket, then (for create) the start listener.
-func initCommand(stdio IO, preserve int, child, listener *os.File) (*exec.Cmd, error) {
+func initCommand(stdio IO, preserve int, child, listener *os.File, extra ...*os.File) (*exec.Cmd, error) {
 	exe, err := sealedExe()
 	if err != nil {
 		return nil, fmt.Errorf("seal berth binary: %w", err)
@@ -39,6 +39,7 @@ func initCommand(stdio IO, preserve int, child, listener *os.File) (*exec.Cmd, e
 		cmd.ExtraFiles = append(cmd.ExtraFiles, listener)
 		cmd.Env = append(cmd.Env, "_BERTH_LISTENFD="+strconv.Itoa(4+preserve))
 	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, extra...)
 	// The sealed binary is executed by its number in the child. It goes
 	// last among the child's files: in the parent it may have any number,
 	// including one that the child's dup2 of the files above overwrites.

@@ -25,7 +25,8 @@
  *      process joins it through cgroup.procs instead: after step 5 it lacks
  *      the privilege clone3 needs). This comes before joining namespaces
  *      because joining a mount namespace hides the host's cgroup filesystem;
- *   4. join the namespaces by path ("user=/proc/1/ns/user;net=..."), the user
+ *   4. join the namespaces by path ("user=/proc/1/ns/user;net=...") or by a
+ *      descriptor the runtime passed ("net=fd:7", for exec), the user
  *      namespace first, so that the others are joined with the capabilities
  *      it grants (see setns(2));
  *   5. unshare(CLONE_NEWUSER) if asked, then tell the parent "R" and wait for
@@ -154,9 +155,20 @@ static void join_namespaces(const char *spec)
 			errno = EINVAL;
 			bail("nsenter: unknown namespace type %s", entry);
 		}
-		fds[n] = open(eq + 1, O_RDONLY | O_CLOEXEC);
-		if (fds[n] < 0)
-			bail("open %s namespace %s", entry, eq + 1);
+		if (!strncmp(eq + 1, "fd:", 3)) {
+			/* a descriptor the runtime opened and passed (exec) */
+			char *end;
+			long fd = strtol(eq + 4, &end, 10);
+			if (*end || fd < 3) {
+				errno = EINVAL;
+				bail("nsenter: bad namespace descriptor %s", eq + 1);
+			}
+			fds[n] = (int)fd;
+		} else {
+			fds[n] = open(eq + 1, O_RDONLY | O_CLOEXEC);
+			if (fds[n] < 0)
+				bail("open %s namespace %s", entry, eq + 1);
+		}
 		n++;
 	}
 	/* The user namespace first, then the rest. */
