@@ -39,6 +39,12 @@ func prepareRootfs(cfg *initConfig) error {
 		return fmt.Errorf("make / %s: %w", s.Linux.RootfsPropagation, err)
 	}
 	rootfs := cfg.Rootfs
+	// pivot_root(2) refuses a new root whose parent mount is shared (as
+	// it is with rootfsPropagation shared or rshared), and a bind made
+	// there would propagate: make the mount the rootfs is on private.
+	if err := parentMountPrivate(rootfs); err != nil {
+		return err
+	}
 	// pivot_root(2) needs the new root to be a mount point.
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs: %w", err)
@@ -63,6 +69,22 @@ func prepareRootfs(cfg *initConfig) error {
 		}
 	}
 	return nil
+}
+
+// parentMountPrivate makes the mount that path is on private, looking
+// up from path for the nearest mount point (mount(2) says EINVAL for a
+// directory that is not one).
+func parentMountPrivate(path string) error {
+	for {
+		err := unix.Mount("", path, "", unix.MS_PRIVATE, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || path == "/" {
+			return fmt.Errorf("make the mount of %s private: %w", path, err)
+		}
+		path = filepath.Dir(path)
+	}
 }
 
 func hasOption(options []string, o string) bool {
@@ -325,6 +347,13 @@ func finishRootfs(cfg *initConfig) error {
 	if s.Root.Readonly {
 		if err := remount("/", unix.MS_BIND|unix.MS_RDONLY); err != nil {
 			return fmt.Errorf("make rootfs read-only: %w", err)
+		}
+	}
+	// The root's own propagation, now that it is "/" (set before pivot it
+	// would have been the host copy's).
+	if p, ok := propagationFlags[s.Linux.RootfsPropagation]; ok {
+		if err := unix.Mount("", "/", "", p, ""); err != nil {
+			return fmt.Errorf("make / %s: %w", s.Linux.RootfsPropagation, err)
 		}
 	}
 	return nil

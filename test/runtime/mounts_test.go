@@ -371,3 +371,24 @@ func TestRecursiveMountOptions(t *testing.T) {
 	assert.Check(t, res.code != 0)
 	assert.Check(t, is.Contains(res.stderr, `mount option "idmap": idmapped mounts are not supported`), res)
 }
+
+// TestRootfsPropagation runs containers with each rootfsPropagation:
+// pivot_root refuses a new root whose parent mount is shared, so shared
+// and rshared need that mount made private first (as runc does); the new
+// "/" then has the propagation asked for.
+func TestRootfsPropagation(t *testing.T) {
+	for prop, want := range map[string]string{"rshared": "shared:", "shared": "shared:", "private": "", "rprivate": ""} {
+		t.Run(prop, func(t *testing.T) {
+			r := newRT(t)
+			res := r.run(sh(t, `awk '$5 == "/"' /proc/self/mountinfo`, func(s *specs.Spec) { s.Linux.RootfsPropagation = prop }))
+			assert.Equal(t, res.code, 0, res)
+			lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+			root := lines[len(lines)-1] // the last mount on "/" is the one seen
+			if want != "" {
+				assert.Check(t, is.Contains(root, want), root)
+			} else {
+				assert.Check(t, !strings.Contains(root, "shared:") && !strings.Contains(root, "master:"), root)
+			}
+		})
+	}
+}
