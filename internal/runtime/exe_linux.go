@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -109,7 +110,37 @@ func initPath() (string, error) {
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}
-	return p, os.Rename(tmp.Name(), p)
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return "", err
+	}
+	pruneInitCache(initCacheDir, initBinarySum, staleInitAge)
+	return p, nil
+}
+
+// staleInitAge is how long the init binary of another berth build is kept
+// once a new one has been written.
+const staleInitAge = 24 * time.Hour
+
+// pruneInitCache removes, under dir, the init binaries of other builds
+// than keep that were written more than age ago: each upgrade (or
+// development build) leaves one, on /run's memory. A process still
+// running one is unaffected (it holds the file open, or a sealed
+// overlay of it), and a berth that finds its own gone writes it again.
+func pruneInitCache(dir, keep string, age time.Duration) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == keep || len(e.Name()) != 64 {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(dir, e.Name(), "berth-init"))
+		if err == nil && time.Since(fi.ModTime()) < age {
+			continue
+		}
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
 
 func overlayExe(exe string) (*os.File, error) {
