@@ -181,6 +181,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, cfg *router.ExecStart
 	pid, err := d.rt.Exec(c.ID, opts)
 	if err != nil {
 		d.mon.Forget(e.key())
+		e.failed(err)
 		return err
 	}
 	e.mu.Lock()
@@ -199,6 +200,26 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, cfg *router.ExecStart
 	case <-time.After(5 * time.Second):
 	}
 	return ignoreDetach(err)
+}
+
+// failed records a process that could not be started, with the exit
+// code Docker gives it: 127 when the program is not found, else 126
+// (it cannot be invoked), so that inspect and the CLI report it.
+func (e *execConfig) failed(err error) {
+	code := 126
+	msg := strings.ToLower(err.Error())
+	if len(e.Config.Cmd) > 0 && strings.Contains(msg, strings.ToLower(e.Config.Cmd[0])) &&
+		(strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory")) {
+		code = 127
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ExitCode, e.Running = &code, false
+	select {
+	case <-e.exited:
+	default:
+		close(e.exited)
+	}
 }
 
 // execExited records an exec process's exit.

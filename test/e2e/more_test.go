@@ -72,6 +72,28 @@ func TestExecDetachedAndInspect(t *testing.T) {
 	assert.Equal(t, code, 409, body)
 }
 
+// TestExecCannotStart: an exec whose program cannot be started says why
+// and exits as with Docker: 127 for a program not found, 126 for one that
+// cannot be invoked or a working directory that does not exist.
+func TestExecCannotStart(t *testing.T) {
+	testutil.RequiresRoot(t)
+	ok(t, "run", "-d", "--name", "execfail", "busybox", "sleep", "100")
+	rmOnCleanup(t, "execfail")
+	for _, tc := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"execfail", "nosuchcmd"}, 127, `exec: "nosuchcmd": executable file not found in $PATH`},
+		{[]string{"execfail", "/etc/passwd"}, 126, `exec: "/etc/passwd": permission denied`},
+		{[]string{"-w", "/nonexistent", "execfail", "true"}, 126, `chdir to cwd ("/nonexistent") set in config.json: no such file or directory`},
+	} {
+		r := docker(t, append([]string{"exec"}, tc.args...)...)
+		assert.Check(t, is.Equal(r.Code, tc.code), r.String())
+		assert.Check(t, is.Contains(r.Stdout+r.Stderr, tc.err), r.String())
+	}
+}
+
 func TestStatsStream(t *testing.T) {
 	testutil.RequiresRoot(t)
 	ok(t, "run", "-d", "--name", "stats", "busybox", "sleep", "100")
