@@ -4,11 +4,13 @@
 package container
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/berth-project/berth/internal/cli/formatter"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -43,6 +45,7 @@ func NewPsCommand(cli *command.Cli) *cobra.Command {
 		Short:   "List containers",
 		Args:    command.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			warmSummaryDecoder()
 			cl, err := cli.Client()
 			if err != nil {
 				return err
@@ -81,4 +84,17 @@ func NewPsCommand(cli *command.Cli) *cobra.Command {
 	fs.StringArrayVarP(&opts.Filters, "filter", "f", nil, "Filter output based on conditions provided")
 	fs.StringVar(&opts.Format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.")
 	return cmd
+}
+
+// warmSummaryDecoder has encoding/json learn the list's types on another
+// goroutine (another core) while the request is made: the first decode of
+// a []container.Summary builds the field tables of Summary and of every
+// nested type the data holds (ports, mounts, networks), which this sample
+// has too.
+func warmSummaryDecoder() {
+	go json.Unmarshal([]byte(`[{"Ports":[{"IP":"","PrivatePort":1,"Type":"tcp"}],"Labels":{"a":"b"},`+
+		`"HostConfig":{"NetworkMode":"none","Annotations":{"a":"b"}},`+
+		`"NetworkSettings":{"Networks":{"n":{"IPAMConfig":{"IPv4Address":""},"Links":[],"Aliases":[],"DriverOpts":{}}}},`+
+		`"Mounts":[{"Type":"bind","Name":"","Source":"","Destination":"","Driver":"","Mode":"","RW":true,"Propagation":""}],`+
+		`"Health":{"Status":"","FailingStreak":0}}]`), new([]container.Summary))
 }
