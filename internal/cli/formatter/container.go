@@ -37,6 +37,24 @@ func ContainerFormat(format string, quiet, size bool) Format {
 	return Format(format)
 }
 
+// defaultContainerColumns is DefaultContainerTableFormat's row, as Write
+// executes it (without "table ", tabs unescaped).
+var defaultContainerColumns = strings.TrimPrefix(DefaultContainerTableFormat, TableFormatKey+" ")
+
+// DefaultRow renders the row of "ps"'s default table, with or without the
+// size column, as its template does.
+func (c *ContainerContext) DefaultRow(format string) (string, bool) {
+	cols := []string{c.ID(), c.Image(), c.Command(), c.RunningFor(), c.Status(), c.Ports(), c.Names()}
+	switch format {
+	case defaultContainerColumns:
+	case defaultContainerColumns + "\t{{.Size}}":
+		cols = append(cols, c.Size())
+	default:
+		return "", false
+	}
+	return strings.Join(cols, "\t"), true
+}
+
 // ContainerWrite writes the containers in ctx's format.
 func ContainerWrite(ctx Context, containers []container.Summary) error {
 	return ctx.Write(NewContainerContext(container.Summary{}, ctx.Trunc), func(emit func(SubContext) error) error {

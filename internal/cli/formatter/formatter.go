@@ -139,6 +139,14 @@ func (c *Context) parse() (*template.Template, error) {
 	return tmpl, nil
 }
 
+// defaultRower is a row that can render its command's default format
+// without text/template, which evaluates every field through reflection:
+// for "ps" with 100 containers that was a tenth of the command's time. It
+// must give exactly what the template gives (TestDefaultRow).
+type defaultRower interface {
+	DefaultRow(format string) (string, bool)
+}
+
 // Write renders each row that render yields. For table formats the header
 // is rendered from the first row's FullHeader (or from empty when there is
 // none, given by empty).
@@ -154,6 +162,13 @@ func (c *Context) Write(empty SubContext, render func(emit func(SubContext) erro
 		header = empty.FullHeader()
 	}
 	err = render(func(sc SubContext) error {
+		if d, ok := sc.(defaultRower); ok {
+			if row, ok := d.DefaultRow(c.finalFormat); ok {
+				c.buffer.WriteString(row)
+				c.buffer.WriteString("\n")
+				return nil
+			}
+		}
 		if err := tmpl.Execute(c.buffer, sc); err != nil {
 			return fmt.Errorf("template parsing error: %w", err)
 		}

@@ -131,3 +131,27 @@ func TestHumanize(t *testing.T) {
 		assert.Equal(t, tc.got, tc.want)
 	}
 }
+
+// TestDefaultRow: ps's default rows, rendered without text/template, are
+// exactly what the template renders.
+func TestDefaultRow(t *testing.T) {
+	pinClock(t)
+	for _, size := range []bool{false, true} {
+		ctx := Context{Format: ContainerFormat("", false, size)}
+		ctx.preFormat()
+		tmpl, err := ctx.parse()
+		assert.NilError(t, err)
+		for _, trunc := range []bool{true, false} {
+			for _, c := range testContainers() {
+				row := NewContainerContext(c, trunc)
+				fast, ok := row.DefaultRow(ctx.finalFormat)
+				assert.Assert(t, ok, "size %v: the default format is not recognized", size)
+				var b bytes.Buffer
+				assert.NilError(t, tmpl.Execute(&b, NewContainerContext(c, trunc)))
+				assert.Equal(t, fast, b.String())
+			}
+		}
+	}
+	_, ok := NewContainerContext(testContainers()[0], true).DefaultRow("{{.ID}}")
+	assert.Assert(t, !ok)
+}
