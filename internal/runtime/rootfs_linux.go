@@ -151,9 +151,11 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 		if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && !hasNewNS(cfg.Spec, specs.NetworkNamespace) {
 			// sysfs can only be mounted in a network namespace one owns;
 			// without a new one, show the host's read-only as runc does.
+			// Read-only down to its submounts (/sys/fs/cgroup and others).
 			err = unix.Mount("/sys", fdPath(target), "", unix.MS_BIND|unix.MS_REC, "")
 			if err == nil {
-				err = remountIn(root, m.Destination, unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+				err = setAttrIn(root, m.Destination, unix.MountAttr{
+					Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC})
 			}
 		}
 		target.Close()
@@ -162,14 +164,8 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 		}
 	}
 	if recursive {
-		mnt, err := pathrs.OpenatInRoot(root, m.Destination)
-		if err != nil {
+		if err := setAttrIn(root, m.Destination, rattr); err != nil {
 			return fail(err)
-		}
-		err = unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &rattr)
-		mnt.Close()
-		if err != nil {
-			return fail(fmt.Errorf("mount_setattr: %w", err))
 		}
 	}
 	if len(propagation) > 0 {
@@ -214,6 +210,20 @@ func mountPoint(root *os.File, dest string, dir bool) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), dest), nil
+}
+
+// setAttrIn changes the attributes of the mount now at dest inside root
+// and of every mount under it (mount_setattr with AT_RECURSIVE).
+func setAttrIn(root *os.File, dest string, attr unix.MountAttr) error {
+	mnt, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer mnt.Close()
+	if err := unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("mount_setattr: %w", err)
+	}
+	return nil
 }
 
 // remountIn changes the flags of the mount now at dest inside root,

@@ -392,3 +392,19 @@ func TestRootfsPropagation(t *testing.T) {
 		})
 	}
 }
+
+// TestSysfsFallbackReadOnly: with a user namespace and the host's network
+// namespace, sysfs cannot be mounted, and the host's /sys is bound
+// instead, read-only as runc does: its submounts (the host's tracefs,
+// say) are read-only too.
+func TestSysfsFallbackReadOnly(t *testing.T) {
+	r := newRT(t)
+	res := r.run(userNSBundle(t, `awk '$5 ~ "^/sys" {print $5, $6}' /proc/self/mountinfo`, withoutNamespace(specs.NetworkNamespace)))
+	assert.Equal(t, res.code, 0, res)
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	assert.Assert(t, len(lines) > 1, "no submounts under /sys: %q", res.stdout)
+	for _, l := range lines {
+		f := strings.Fields(l)
+		assert.Check(t, len(f) == 2 && strings.HasPrefix(f[1], "ro"), "%s is not read-only", l)
+	}
+}
