@@ -49,22 +49,10 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// init gets only what it needs of the container's spec for exec: the
-	// personality, and the seccomp filter compiled here (compileSeccomp).
-	// Decoding the whole spec costs a fresh process about a millisecond.
-	execSpec := &specs.Spec{}
-	if spec.Linux != nil && spec.Linux.Personality != nil {
-		execSpec.Linux = &specs.Linux{Personality: spec.Linux.Personality}
-	}
-	raw, err := json.Marshal(execSpec)
-	if err != nil {
-		return 0, err
-	}
 	cfg := &initConfig{
 		Exec:        true,
 		ID:          id,
 		Bundle:      st.Bundle,
-		RawSpec:     raw,
 		Spec:        spec,
 		Process:     p,
 		PreserveFDs: opts.PreserveFDs,
@@ -74,6 +62,19 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	}
 	if cfg.plan, err = execPlan(cfg, p, spec); err != nil {
 		return 0, err
+	}
+	if cfg.plan == nil {
+		// The Go init gets only what it needs of the container's spec
+		// for exec: the personality, and the seccomp filter compiled
+		// here. Decoding the whole spec costs a fresh process about a
+		// millisecond.
+		execSpec := &specs.Spec{}
+		if spec.Linux != nil && spec.Linux.Personality != nil {
+			execSpec.Linux = &specs.Linux{Personality: spec.Linux.Personality}
+		}
+		if cfg.RawSpec, err = json.Marshal(execSpec); err != nil {
+			return 0, err
+		}
 	}
 	parent, child, err := newSocketPair()
 	if err != nil {
@@ -87,11 +88,10 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 		child.Close()
 		return 0, err
 	}
+	defer closeFiles(nsFiles) // the intermediate process has its own copies
 	c, err := initCommand(opts.IO, opts.PreserveFDs, child, nil, nsFiles...)
-	closeAfterLaunch := func() { closeFiles(nsFiles) }
 	if err != nil {
 		child.Close()
-		closeAfterLaunch()
 		return 0, err
 	}
 	if cfg.plan != nil {
@@ -99,7 +99,6 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	}
 	cmd, err := launch(opts.Launch, c)
 	child.Close()
-	closeAfterLaunch()
 	if err != nil {
 		return 0, fmt.Errorf("start exec: %w", err)
 	}

@@ -76,8 +76,8 @@ func execJoin(pid int, start uint64, firstFD int) (join string, files []*os.File
 			closeFiles(files)
 			return "", nil, err
 		}
-		var a, b unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat("/proc/self/ns/"+name, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
+		var st unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &st) != nil || isOwnNS(&st, name) {
 			f.Close()
 			continue
 		}
@@ -89,6 +89,13 @@ func execJoin(pid int, start uint64, firstFD int) (join string, files []*os.File
 		return "", nil, errorf(errdefs.ErrFailedPrecondition, "the container's init (pid %d) exited", pid)
 	}
 	return strings.Join(parts, ";"), files, nil
+}
+
+// isOwnNS reports whether st (a namespace file's) is the caller's
+// namespace of that kind (name as under /proc/<pid>/ns).
+func isOwnNS(st *unix.Stat_t, name string) bool {
+	var own unix.Stat_t
+	return unix.Stat("/proc/self/ns/"+name, &own) == nil && st.Ino == own.Ino && st.Dev == own.Dev
 }
 
 func closeFiles(files []*os.File) {

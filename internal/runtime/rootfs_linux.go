@@ -105,10 +105,13 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 	fail := func(err error) error {
 		return fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Destination, err)
 	}
-	rattr, recursive, err := recursiveMountAttr(m.Options)
+	attr, recursive, err := recursiveMountAttr(m.Options)
 	if err != nil {
 		return fail(err)
 	}
+	// What changes the new mount once it is there: a bind's other flags
+	// (a remount), recursive attributes, propagation.
+	var remountFlags uintptr
 	switch {
 	case flags&unix.MS_BIND != 0:
 		src := m.Source
@@ -129,9 +132,7 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 			return fail(err)
 		}
 		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-			if err := remountIn(root, m.Destination, rest|unix.MS_BIND); err != nil {
-				return fail(err)
-			}
+			remountFlags = rest | unix.MS_BIND
 		}
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		// on the tmpfs or sysfs init just mounted: nothing else there
@@ -150,34 +151,40 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 		err = unix.Mount(m.Source, fdPath(target), m.Type, flags, data)
 		if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && !hasNewNS(cfg.Spec, specs.NetworkNamespace) {
 			// sysfs can only be mounted in a network namespace one owns;
-			// without a new one, show the host's read-only as runc does.
-			// Read-only down to its submounts (/sys/fs/cgroup and others).
+			// without a new one, show the host's read-only as runc does,
+			// down to its submounts (/sys/fs/cgroup and others).
 			err = unix.Mount("/sys", fdPath(target), "", unix.MS_BIND|unix.MS_REC, "")
-			if err == nil {
-				err = setAttrIn(root, m.Destination, unix.MountAttr{
-					Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC})
-			}
+			attr.Attr_set |= unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+			recursive = true
 		}
 		target.Close()
 		if err != nil {
 			return fail(err)
 		}
 	}
-	if recursive {
-		if err := setAttrIn(root, m.Destination, rattr); err != nil {
+	if remountFlags == 0 && !recursive && len(propagation) == 0 {
+		return nil
+	}
+	// The new mount, reopened inside the root: the descriptor of the
+	// mount point names the mount underneath.
+	mnt, err := pathrs.OpenatInRoot(root, m.Destination)
+	if err != nil {
+		return fail(err)
+	}
+	defer mnt.Close()
+	if remountFlags != 0 {
+		if err := remount(fdPath(mnt), remountFlags); err != nil {
 			return fail(err)
 		}
 	}
-	if len(propagation) > 0 {
-		mnt, err := pathrs.OpenatInRoot(root, m.Destination)
-		if err != nil {
-			return fail(err)
+	if recursive {
+		if err := unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fail(fmt.Errorf("mount_setattr: %w", err))
 		}
-		defer mnt.Close()
-		for _, p := range propagation {
-			if err := unix.Mount("", fdPath(mnt), "", p, ""); err != nil {
-				return fail(err)
-			}
+	}
+	for _, p := range propagation {
+		if err := unix.Mount("", fdPath(mnt), "", p, ""); err != nil {
+			return fail(err)
 		}
 	}
 	return nil
@@ -210,31 +217,6 @@ func mountPoint(root *os.File, dest string, dir bool) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), dest), nil
-}
-
-// setAttrIn changes the attributes of the mount now at dest inside root
-// and of every mount under it (mount_setattr with AT_RECURSIVE).
-func setAttrIn(root *os.File, dest string, attr unix.MountAttr) error {
-	mnt, err := pathrs.OpenatInRoot(root, dest)
-	if err != nil {
-		return err
-	}
-	defer mnt.Close()
-	if err := unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-		return fmt.Errorf("mount_setattr: %w", err)
-	}
-	return nil
-}
-
-// remountIn changes the flags of the mount now at dest inside root,
-// reopened so that the descriptor is the new mount's root.
-func remountIn(root *os.File, dest string, flags uintptr) error {
-	mnt, err := pathrs.OpenatInRoot(root, dest)
-	if err != nil {
-		return err
-	}
-	defer mnt.Close()
-	return remount(fdPath(mnt), flags)
 }
 
 // createTarget makes the mount point: a directory, or an empty file for a

@@ -50,11 +50,11 @@ func ownsNS(s *specs.Spec, t specs.LinuxNamespaceType, proc string) bool {
 		if ns.Path == "" {
 			return true
 		}
-		var theirs, ours unix.Stat_t
-		if unix.Stat(ns.Path, &theirs) != nil || unix.Stat("/proc/self/ns/"+proc, &ours) != nil {
+		var st unix.Stat_t
+		if unix.Stat(ns.Path, &st) != nil {
 			return true // joining it fails, and says why
 		}
-		return theirs.Ino != ours.Ino || theirs.Dev != ours.Dev
+		return !isOwnNS(&st, proc)
 	}
 	return false
 }
