@@ -33,4 +33,11 @@
 // The table is rebuilt in one transaction when the daemon starts, from
 // the networks and the endpoints of the containers still running; rules
 // of anyone else (Docker's iptables chains included) are never touched.
+//
+// The host's own TCP connections to a published port skip NAT: two
+// cgroup socket-address programs, attached to the cgroup v2 root by BPF
+// links that go with the daemon's process, connect them to the container
+// directly and report the published address as their peer (see
+// redirect_linux.go). The rules above still cover all traffic without
+// them.
 package network

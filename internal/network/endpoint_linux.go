@@ -168,6 +168,7 @@ func (m *Manager) Start(cid, name string, dns []netip.Addr, nsfd int, h *netlink
 			if err := m.fw.addPorts(portRules(cid, ep)); err != nil {
 				return err
 			}
+			m.redirectPorts(cid, portRules(cid, ep))
 		}
 		if err := p.save(m.cfg.Dir); err != nil {
 			return err
@@ -239,9 +240,27 @@ func (m *Manager) stop(cid string, now bool) {
 	}
 	delete(m.held, cid)
 	if hadPorts && m.cfg.NAT {
+		m.unredirectPorts(cid)
 		if err := m.fw.delPorts(cid); err != nil {
 			m.cfg.Log.Warn("remove port rules", "id", cid, "err", err)
 		}
+	}
+}
+
+// redirectPorts has the host's connections to cid's ports skip NAT;
+// where that fails they still go through it.
+func (m *Manager) redirectPorts(cid string, rules []portRule) {
+	if m.redirect == nil {
+		return
+	}
+	if err := m.redirect.add(cid, rules); err != nil {
+		m.cfg.Log.Warn("published ports", "id", cid, "err", err)
+	}
+}
+
+func (m *Manager) unredirectPorts(cid string) {
+	if m.redirect != nil {
+		m.redirect.del(cid)
 	}
 }
 
@@ -305,6 +324,7 @@ func (m *Manager) Disconnect(ref, cid string) error {
 		}
 		delete(m.held, cid)
 		if m.cfg.NAT {
+			m.unredirectPorts(cid)
 			m.fw.delPorts(cid)
 		}
 	}
@@ -343,6 +363,9 @@ func (m *Manager) Restore(live map[string]int) error {
 				m.held[cid] = append(m.held[cid], fd)
 			}
 			rules = append(rules, portRules(cid, ep)...)
+			if m.cfg.NAT {
+				m.redirectPorts(cid, portRules(cid, ep))
+			}
 		}
 		if changed {
 			n.save(m.cfg.Dir)

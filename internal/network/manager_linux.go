@@ -50,6 +50,7 @@ type Config struct {
 type Manager struct {
 	cfg      Config
 	fw       *firewall
+	redirect *redirector // nil where the host cannot (see redirect_linux.go)
 	upstream []string
 
 	mu   sync.Mutex
@@ -81,6 +82,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.IPForward {
 		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
 			return nil, fmt.Errorf("enable IP forwarding: %w", err)
+		}
+	}
+	if cfg.NAT {
+		if m.redirect, err = newRedirector(); err != nil {
+			cfg.Log.Info("the host's connections to published ports go through NAT", "reason", err)
 		}
 	}
 	return m, nil
@@ -168,7 +174,8 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// Close stops the DNS servers and releases the held ports. With
+// Close stops the DNS servers, releases the held ports and detaches the
+// redirect programs (the rules carry on without them). With
 // teardown, it also removes every bridge and the nftables table (what a
 // test daemon wants; dockerd keeps docker0 and its rules).
 func (m *Manager) Close(teardown bool) {
@@ -183,6 +190,10 @@ func (m *Manager) Close(teardown bool) {
 			unix.Close(fd)
 		}
 		delete(m.held, cid)
+	}
+	if m.redirect != nil {
+		m.redirect.close()
+		m.redirect = nil
 	}
 	if !teardown {
 		return

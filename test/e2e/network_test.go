@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/testutil"
 )
@@ -232,6 +235,84 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	assert.Assert(t, strings.HasPrefix(hp, "127.0.0.1:"), hp)
 	assert.Equal(t, httpGet(t, "http://"+hp+"/hostname"), "prand")
 	assert.Assert(t, okOn(t, d, "port", "tn-prand", "8080") != "")
+}
+
+// TestNetworkHostConnections checks the way the host's own TCP
+// connections reach published ports (internal/network/redirect_linux.go):
+// they connect to the container directly, from the bridge's address,
+// while getpeername still says 127.0.0.1:port; what the programs leave
+// alone still goes through the nftables rules.
+func TestNetworkHostConnections(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	rmOnCleanup(t, "tn-hweb")
+	all, lo := freeTCPPort(t), freeTCPPort(t)
+	okOn(t, d, "run", "-d", "--name", "tn-hweb", "--hostname", "hweb", "-p", fmt.Sprintf("%d:80", all),
+		"-p", fmt.Sprintf("127.0.0.1:%d:80", lo), "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", lo)) // httpd listens
+
+	// a binding to 127.0.0.1, and one to all addresses reached on any
+	// loopback address: a plain connection to the container
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", lo), fmt.Sprintf("127.0.0.1:%d", all), fmt.Sprintf("127.0.0.2:%d", all)} {
+		c, err := net.Dial("tcp4", addr)
+		assert.NilError(t, err)
+		assert.Equal(t, c.LocalAddr().(*net.TCPAddr).IP.String(), gateway(d), addr)
+		assert.Equal(t, c.RemoteAddr().String(), addr, "getpeername")
+		assert.Equal(t, getOver(t, c), "hweb", addr)
+	}
+	// a socket bound to 127.0.0.1 first keeps its address: masqueraded
+	dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}
+	c, err := dl.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", lo))
+	assert.NilError(t, err)
+	assert.Equal(t, c.LocalAddr().(*net.TCPAddr).IP.String(), "127.0.0.1")
+	assert.Equal(t, getOver(t, c), "hweb")
+	// an IPv6 socket to the IPv4-mapped address: DNAT, as before
+	c = dialMapped(t, lo)
+	assert.Equal(t, c.LocalAddr().(*net.TCPAddr).IP.String(), "127.0.0.1")
+	assert.Equal(t, getOver(t, c), "hweb")
+	// a container's 127.0.0.1 is its own, with or without the rules
+	r := dockerIn(t, d, nil, "run", "--rm", "busybox", "wget", "-qO-", fmt.Sprintf("http://127.0.0.1:%d/hostname", all))
+	assert.Assert(t, r.Code != 0, "a container reached the host's published port on its own loopback: %s", r.Stdout)
+	// a host-network container is the host
+	assert.Equal(t, okOn(t, d, "run", "--rm", "--network", "host", "busybox", "wget", "-qO-", fmt.Sprintf("http://127.0.0.1:%d/hostname", all)), "hweb")
+
+	// once the container is gone, so is the redirect: refused, not sent
+	// to an address the next container may get
+	okOn(t, d, "rm", "-f", "tn-hweb")
+	for _, p := range []int{lo, all} {
+		_, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", p), 2*time.Second)
+		assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	}
+}
+
+// getOver sends GET /hostname on c and returns the body.
+func getOver(t *testing.T, c net.Conn) string {
+	t.Helper()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	_, err := io.WriteString(c, "GET /hostname HTTP/1.0\r\n\r\n")
+	assert.NilError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	assert.NilError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	assert.NilError(t, err)
+	return strings.TrimSpace(string(b))
+}
+
+// dialMapped connects an IPv6 socket to ::ffff:127.0.0.1:port (Go's net
+// package would use an IPv4 socket for it).
+func dialMapped(t *testing.T, port int) net.Conn {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	assert.NilError(t, err)
+	f := os.NewFile(uintptr(fd), "tcp6")
+	defer f.Close()
+	sa := &unix.SockaddrInet6{Port: port, Addr: netip.MustParseAddr("::ffff:127.0.0.1").As16()}
+	assert.NilError(t, unix.Connect(fd, sa))
+	c, err := net.FileConn(f)
+	assert.NilError(t, err)
+	return c
 }
 
 func freeTCPPort(t *testing.T) int {
@@ -450,8 +531,10 @@ func leftovers(t *testing.T, d *testutil.Daemon) state {
 func TestNetworkCrash(t *testing.T) {
 	testutil.RequiresRoot(t)
 	d := ownDaemon(t)
+	subnets := map[string]netip.Prefix{}
 	for _, n := range []string{"ca", "cb"} {
-		okOn(t, d, "network", "create", "--subnet", testutil.FreeSubnet().String(), n)
+		subnets[n] = testutil.FreeSubnet()
+		okOn(t, d, "network", "create", "--subnet", subnets[n].String(), n)
 	}
 	pa, pb, pgone := freeTCPPort(t), freeTCPPort(t), freeTCPPort(t)
 	okOn(t, d, "run", "-d", "--name", "a1", "--hostname", "a1", "--network", "ca", "-p", fmt.Sprintf("%d:80", pa), "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
@@ -461,7 +544,11 @@ func TestNetworkCrash(t *testing.T) {
 	okOn(t, d, "run", "-d", "--name", "gone", "--network", "cb", "-p", fmt.Sprintf("%d:80", pgone), "busybox", "sh", "-c", "sleep 1")
 	assert.Equal(t, leftovers(t, d).Rules, 3)
 
+	assert.Equal(t, hostConnFrom(t, pa), subnets["ca"].Addr().Next().String())
+
 	d.Kill()
+	// with the daemon its redirect programs went; the rules carry on
+	assert.Equal(t, hostConnFrom(t, pa), "127.0.0.1")
 	time.Sleep(1500 * time.Millisecond) // "gone" exits while the daemon is away
 	// what a crash in the middle of wiring could leave: a veth on the
 	// bridge that no container owns, a rule for no container
@@ -476,6 +563,8 @@ func TestNetworkCrash(t *testing.T) {
 
 	assert.Equal(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", pa)), "a1")
 	assert.Equal(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", pb)), "b1")
+	assert.Equal(t, hostConnFrom(t, pa), subnets["ca"].Addr().Next().String(), "redirected again")
+	assert.Equal(t, hostConnFrom(t, pb), subnets["cb"].Addr().Next().String(), "redirected again")
 	assert.Equal(t, okOn(t, d, "exec", "a2", "wget", "-qO-", "http://a1/hostname"), "a1")
 	assert.Equal(t, okOn(t, d, "exec", "a2", "wget", "-qO-", fmt.Sprintf("http://%s:%d/hostname", gateway(d), pa)), "a1")
 	assert.Equal(t, okOn(t, d, "exec", "d1", "wget", "-qO-", fmt.Sprintf("http://%s:%d/hostname", gateway(d), pa)), "a1")
@@ -492,6 +581,17 @@ func TestNetworkCrash(t *testing.T) {
 	okOn(t, d, "network", "rm", "ca", "cb")
 	eventually(t, "veths to go", func() bool { return len(leftovers(t, d).Veths) == 0 })
 	assert.DeepEqual(t, leftovers(t, d), state{})
+}
+
+// hostConnFrom fetches /hostname from 127.0.0.1:port over a new
+// connection and returns the connection's local address.
+func hostConnFrom(t *testing.T, port int) string {
+	t.Helper()
+	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	assert.NilError(t, err)
+	local := c.LocalAddr().(*net.TCPAddr).IP.String()
+	assert.Assert(t, getOver(t, c) != "")
+	return local
 }
 
 func bridgeIndex(t *testing.T, name string) int {

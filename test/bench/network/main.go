@@ -37,11 +37,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/testutil"
 )
@@ -51,7 +53,7 @@ const imageRef = "busybox:latest"
 func main() {
 	o := options{}
 	flag.IntVar(&o.n, "n", 15, "timed iterations per latency row and engine")
-	flag.IntVar(&o.rounds, "rounds", 5, "timed transfers per throughput row and engine")
+	flag.IntVar(&o.rounds, "rounds", 15, "timed transfers per throughput row and engine")
 	flag.IntVar(&o.sizeMB, "size", 200, "size of the file fetched, in MB")
 	flag.StringVar(&o.berth, "berth", "bin/berth", "berth binary (make build)")
 	flag.StringVar(&o.mkrootfs, "mkbusybox", "hack/mkbusybox.sh", "script that makes the busybox rootfs")
@@ -187,17 +189,17 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	tput := map[*engine][2]float64{}
+	tput := map[*engine]rates{}
 	for _, e := range engines {
 		progress("%s: HTTP throughput, %d MB × %d", e.name, o.sizeMB, o.rounds)
-		direct, published, err := throughput(ctx, e, o)
+		t, err := throughput(ctx, e, o)
 		if err != nil {
 			return err
 		}
-		tput[e] = [2]float64{direct, published}
+		tput[e] = t
 	}
 
-	fmt.Printf("\nnetwork: medians of %d interleaved runs (docker CLI %s) and of %d transfers of %d MB\n\n", o.n, cliVersion(), o.rounds, o.sizeMB)
+	fmt.Printf("\nnetwork: medians of %d interleaved runs (docker CLI %s) and of %d transfers of %d MB\n(a ratio is the median of the ratios of transfers made one after the other)\n\n", o.n, cliVersion(), o.rounds, o.sizeMB)
 	fmt.Printf("%-46s", "")
 	for _, e := range engines {
 		fmt.Printf("%16s", e.name)
@@ -215,80 +217,124 @@ func run(ctx context.Context, o options) error {
 	row("added by bridge networking", "≤ 5 ms", func(e *engine) string {
 		return fmt.Sprintf("%+.1f ms", median(lat[e][0])-median(lat[e][1]))
 	})
-	row("HTTP to the container's address", "", func(e *engine) string { return fmt.Sprintf("%.0f MB/s", tput[e][0]) })
-	row("HTTP through 127.0.0.1:port", "", func(e *engine) string { return fmt.Sprintf("%.0f MB/s", tput[e][1]) })
-	row("published / direct", "≥ 95 %", func(e *engine) string { return fmt.Sprintf("%.0f %%", 100*tput[e][1]/tput[e][0]) })
+	row("HTTP to the container's address", "", func(e *engine) string { return fmt.Sprintf("%.0f MB/s", tput[e].direct) })
+	row("HTTP through 127.0.0.1:port", "", func(e *engine) string { return fmt.Sprintf("%.0f MB/s", tput[e].published) })
+	row("published / direct", "≥ 95 %", func(e *engine) string { return fmt.Sprintf("%.0f %%", 100*tput[e].ratio) })
+	row("  the same from an IPv6 socket (::ffff:127.0.0.1)", "", func(e *engine) string { return fmt.Sprintf("%.0f %%", 100*tput[e].mappedRatio) })
 	if dockerErr != nil {
 		fmt.Printf("\nDocker 20.10: not measured: %v\n", dockerErr)
 	} else {
 		fmt.Printf("\nDocker runs with --iptables=false (this host's iptables are not its to change): its ports go through docker-proxy.\n")
+		fmt.Printf("berth connects the host's IPv4 TCP sockets to the container directly (internal/network/redirect_linux.go);\nan IPv6 socket to the IPv4-mapped address goes through its nftables DNAT and masquerade.\n")
 	}
 	return nil
 }
 
+// rates are the medians of a throughput measurement, in MB/s, and of the
+// ratios to direct of transfers made one after the other.
+type rates struct {
+	direct, published, ratio, mappedRatio float64
+}
+
 // throughput serves a file from a container with a port published on
-// 127.0.0.1 and fetches it directly and through the port, alternately.
-func throughput(ctx context.Context, e *engine, o options) (direct, published float64, err error) {
+// 127.0.0.1 and fetches it directly, through the port, and through the
+// port from an IPv6 socket to ::ffff:127.0.0.1, in turn (the order
+// rotates every round).
+func throughput(ctx context.Context, e *engine, o options) (rates, error) {
 	name := "bench-http-" + randHex(4)
 	id, err := e.docker(ctx, "run", "-d", "--name", name, "-p", "127.0.0.1::80", imageRef, "sh", "-c",
 		fmt.Sprintf("mkdir /www && dd if=/dev/zero of=/www/big bs=1M count=%d 2>/dev/null && exec httpd -f -p 80 -h /www", o.sizeMB))
 	if err != nil {
-		return 0, 0, err
+		return rates{}, err
 	}
 	defer e.docker(context.WithoutCancel(ctx), "rm", "-f", id)
 	ip, err := e.docker(ctx, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id)
 	if err != nil {
-		return 0, 0, err
+		return rates{}, err
 	}
 	hp, err := e.docker(ctx, "port", id, "80/tcp")
 	if err != nil {
-		return 0, 0, err
+		return rates{}, err
 	}
 	hp = strings.Split(hp, "\n")[0]
-	urls := []string{"http://" + net.JoinHostPort(ip, "80") + "/big", "http://" + hp + "/big"}
+	_, port, _ := net.SplitHostPort(hp)
+	ways := []struct {
+		url  string
+		dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	}{
+		{"http://" + net.JoinHostPort(ip, "80") + "/big", nil},
+		{"http://" + hp + "/big", nil},
+		{"http://" + hp + "/big", func(ctx context.Context, _, _ string) (net.Conn, error) { return dialMapped(ctx, port) }},
+	}
 	want := int64(o.sizeMB) << 20
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if n, _, err := fetch(urls[0]); err == nil && n == want {
+		if n, _, err := fetch(ways[0].url, nil); err == nil && n == want {
 			break
 		}
 		if time.Now().After(deadline) {
-			return 0, 0, fmt.Errorf("%s: %s did not serve the file", e.name, urls[0])
+			return rates{}, fmt.Errorf("%s: %s did not serve the file", e.name, ways[0].url)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var rates [2][]float64
+	var got [3][]float64
 	for i := range o.rounds + 1 {
-		for k := range 2 {
-			j := k
-			if i%2 == 1 {
-				j = 1 - k
-			}
-			n, d, err := fetch(urls[j])
+		for k := range ways {
+			j := (k + i) % len(ways)
+			n, d, err := fetch(ways[j].url, ways[j].dial)
 			if err != nil {
-				return 0, 0, fmt.Errorf("%s: %w", e.name, err)
+				return rates{}, fmt.Errorf("%s: %w", e.name, err)
 			}
 			if n != want {
-				return 0, 0, fmt.Errorf("%s: %s: got %d bytes, want %d", e.name, urls[j], n, want)
+				return rates{}, fmt.Errorf("%s: %s: got %d bytes, want %d", e.name, ways[j].url, n, want)
 			}
 			if i > 0 {
-				rates[j] = append(rates[j], float64(n)/1e6/d.Seconds())
+				got[j] = append(got[j], float64(n)/1e6/d.Seconds())
 			}
 		}
 	}
-	return median(rates[0]), median(rates[1]), nil
+	var ratio, mapped []float64
+	for i := range got[0] {
+		ratio = append(ratio, got[1][i]/got[0][i])
+		mapped = append(mapped, got[2][i]/got[0][i])
+	}
+	return rates{direct: median(got[0]), published: median(got[1]), ratio: median(ratio), mappedRatio: median(mapped)}, nil
 }
 
-func fetch(url string) (int64, time.Duration, error) {
-	c := http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
+// fetch GETs url over a new connection (made by dial if not nil) and
+// reads the body.
+func fetch(url string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (int64, time.Duration, error) {
+	c := http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true, DialContext: dial}}
 	t0 := time.Now()
 	resp, err := c.Get(url)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer resp.Body.Close()
-	n, err := io.CopyBuffer(io.Discard, resp.Body, make([]byte, 256<<10))
+	// io.Discard would read through its own 8 KiB buffer (it is an
+	// io.ReaderFrom): hide that, so the client reads 256 KiB at a time
+	// and is not what limits the rate
+	n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, resp.Body, make([]byte, 256<<10))
 	return n, time.Since(t0), err
+}
+
+// dialMapped connects an IPv6 socket to ::ffff:127.0.0.1:port (Go's net
+// package would make an IPv4 socket for it).
+func dialMapped(_ context.Context, port string) (net.Conn, error) {
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "tcp6")
+	defer f.Close()
+	if err := unix.Connect(fd, &unix.SockaddrInet6{Port: p, Addr: netip.MustParseAddr("::ffff:127.0.0.1").As16()}); err != nil {
+		return nil, fmt.Errorf("connect [::ffff:127.0.0.1]:%d: %w", p, err)
+	}
+	return net.FileConn(f)
 }
 
 // makeBridge makes a bridge for the private dockerd on a free subnet.
