@@ -23,9 +23,9 @@ import (
 	"github.com/google/nftables"
 	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/testutil"
 )
