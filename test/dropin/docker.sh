@@ -77,7 +77,7 @@ kill_pid() {
 own_pids() {
 	local p cmd
 	for p in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 		[[ $cmd == *"$tmp/"* ]] && echo "${p#/proc/}"
 	done
 }
