@@ -32,24 +32,37 @@ import (
 // also attaches two cgroup socket-address programs to the root of the
 // cgroup v2 hierarchy, which every process on the host is under:
 //
-//	connect4      a connect from the host's network namespace to a
-//	              published address (the binding's address, or any
-//	              127.0.0.0/8 address for a port bound to all of them)
-//	              becomes a connect to the container's address and port;
-//	              the socket keeps the original in its local storage
+//	connect4      a TCP stream connect from the host's network namespace
+//	              to a published loopback address (a port bound to
+//	              127.0.0.1, say, or one bound to all addresses reached
+//	              on any 127.0.0.0/8 address or 0.0.0.0) becomes a
+//	              connect to the container's address and port; the
+//	              socket keeps the original in its local storage (and
+//	              any other TCP connect drops what a socket kept)
 //	getpeername4  such a socket reports the original as its peer, so
 //	              programs on the host see 127.0.0.1:port as before
 //
 // The connection is then an ordinary one from the bridge's address to the
 // container: what the masquerade would have made of it, with no NAT. The
 // nftables rules stay complete without the programs and carry everything
-// else: UDP, other hosts, containers, IPv4-mapped addresses on IPv6
-// sockets, and all traffic on a host without cgroup v2 or these program
-// types (then the daemon logs why and goes on). The programs hang on BPF
-// links that only the daemon's process holds, nothing is pinned: when
-// the daemon exits or is killed, the kernel detaches them, the rules
-// carry on alone, and the next daemon attaches its own and fills the map
-// again from the containers that still run (Restore).
+// else: UDP, other hosts, containers, ports bound to a non-loopback
+// address (the rules also check that it is still the host's),
+// IPv4-mapped addresses on IPv6 sockets, and all traffic on a host
+// without cgroup v2 or these program types (then the daemon logs why and
+// goes on). The programs hang on BPF links that only the daemon's process
+// holds, nothing is pinned: when the daemon exits or is killed, the
+// kernel detaches them, the rules carry on alone, and the next daemon
+// attaches its own and fills the map again from the containers that still
+// run (Restore).
+//
+// What differs from NAT, seen from the host: getsockname gives the
+// bridge's address rather than 127.0.0.1, and ss, conntrack and packet
+// captures show the connection between the bridge and the container
+// (firewall rules that match 127.0.0.1:port before DNAT do not see it).
+// A connection made while one daemon ran and still open after it went
+// reports the container's address as its peer (the storage went with the
+// map), and so does an MPTCP socket (the connect runs on its TCP subflow,
+// which keeps the storage, while getpeername asks the MPTCP socket).
 
 // redirector holds the programs, their maps and each container's keys.
 type redirector struct {
@@ -77,13 +90,20 @@ const (
 const (
 	offUserIP4  = 4
 	offUserPort = 24
+	offType     = 32
 	offProtocol = 36
 	offSk       = 64
 )
 
+// loopback is 127.0.0.1 as a little-endian load of user_ip4 sees it.
+const loopback = 0x0100007f
+
 // newRedirector loads and attaches the programs; on a host that cannot,
 // it says why.
 func newRedirector() (_ *redirector, retErr error) {
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		return nil, errors.New("the programs are written for little-endian hosts")
+	}
 	root, err := cgroup2Root()
 	if err != nil {
 		return nil, err
@@ -152,6 +172,8 @@ func connect4(ports, peers int) asm.Instructions {
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R2, asm.R6, offProtocol, asm.Word),
 		asm.JNE.Imm(asm.R2, unix.IPPROTO_TCP, "allow"),
+		asm.LoadMem(asm.R2, asm.R6, offType, asm.Word),
+		asm.JNE.Imm(asm.R2, unix.SOCK_STREAM, "allow"),
 		// key: this namespace, the address and the port
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.FnGetNetnsCookie.Call(),
@@ -164,18 +186,22 @@ func connect4(ports, peers int) asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -16),
 		asm.FnMapLookupElem.Call(),
-		asm.JNE.Imm(asm.R0, 0, "found"),
+		asm.JNE.Imm(asm.R0, 0, "zero"),
 		// not bound to that address; a loopback one may match a port
 		// bound to all (the address's first byte is the lowest)
 		asm.Mov.Reg(asm.R2, asm.R7),
 		asm.And.Imm(asm.R2, 0xff),
-		asm.JNE.Imm(asm.R2, 127, "allow"),
+		asm.JNE.Imm(asm.R2, 127, "forget"),
 		asm.StoreImm(asm.RFP, -8, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, ports),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -16),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "allow"),
+		asm.JEq.Imm(asm.R0, 0, "forget"),
+		// a connect to 0.0.0.0 is one to 127.0.0.1 (as getpeername
+		// says without the programs)
+		asm.JNE.Imm(asm.R7, 0, "found").WithSymbol("zero"),
+		asm.Mov.Imm32(asm.R7, loopback),
 		// rewrite the destination and remember both
 		asm.LoadMem(asm.R2, asm.R0, 0, asm.Word).WithSymbol("found"),
 		asm.LoadMem(asm.R3, asm.R0, 4, asm.Word),
@@ -198,6 +224,12 @@ func connect4(ports, peers int) asm.Instructions {
 		asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
 		asm.LoadMem(asm.R2, asm.RFP, -24, asm.DWord),
 		asm.StoreMem(asm.R0, 8, asm.R2, asm.DWord),
+		asm.Ja.Label("allow"),
+		// any other TCP connect: a socket redirected before (then
+		// disconnected with AF_UNSPEC) must not keep reporting that
+		asm.LoadMapPtr(asm.R1, peers).WithSymbol("forget"),
+		asm.LoadMem(asm.R2, asm.R6, offSk, asm.DWord),
+		asm.FnSkStorageDelete.Call(),
 		asm.Mov.Imm(asm.R0, 1).WithSymbol("allow"),
 		asm.Return(),
 	}
@@ -229,12 +261,14 @@ func getpeername4(peers int) asm.Instructions {
 	}
 }
 
-// add redirects container cid's published TCP ports. A port bound to
-// an IPv6 address is left to the rules.
+// add redirects container cid's published TCP ports that are bound to
+// all addresses or to a loopback one. A port bound to another address
+// is left to the rules, which also check that the address is still the
+// host's.
 func (r *redirector) add(cid string, rules []portRule) error {
 	var errs []error
 	for _, p := range rules {
-		if p.Proto != "tcp" && p.Proto != "" || p.HostIP.IsValid() && !p.HostIP.Is4() && !p.HostIP.IsUnspecified() {
+		if p.Proto != "tcp" && p.Proto != "" || p.HostIP.IsValid() && !p.HostIP.IsUnspecified() && !(p.HostIP.Is4() && p.HostIP.IsLoopback()) {
 			continue
 		}
 		k := r.key(p.HostIP, p.HostPort)

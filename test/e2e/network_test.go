@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/nftables"
 	"github.com/miekg/dns"
@@ -260,6 +261,15 @@ func TestNetworkHostConnections(t *testing.T) {
 		assert.Equal(t, c.RemoteAddr().String(), addr, "getpeername")
 		assert.Equal(t, getOver(t, c), "hweb", addr)
 	}
+	// 0.0.0.0 is 127.0.0.1, to getpeername too
+	c0, err := net.Dial("tcp4", fmt.Sprintf("0.0.0.0:%d", all))
+	assert.NilError(t, err)
+	assert.Equal(t, c0.RemoteAddr().String(), fmt.Sprintf("127.0.0.1:%d", all))
+	assert.Equal(t, getOver(t, c0), "hweb")
+	// a redirected socket, disconnected and connected to the container's
+	// address itself, reports that address
+	ip := ipOf(t, d, "tn-hweb", "bridge")
+	assert.Equal(t, reconnectedPeer(t, fmt.Sprintf("127.0.0.1:%d", lo), ip+":80"), ip+":80")
 	// a socket bound to 127.0.0.1 first keeps its address: masqueraded
 	dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}
 	c, err := dl.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", lo))
@@ -298,6 +308,30 @@ func getOver(t *testing.T, c net.Conn) string {
 	b, err := io.ReadAll(resp.Body)
 	assert.NilError(t, err)
 	return strings.TrimSpace(string(b))
+}
+
+// reconnectedPeer connects a TCP socket to first, disconnects it
+// (connect with AF_UNSPEC), connects it to second and returns what
+// getpeername says.
+func reconnectedPeer(t *testing.T, first, second string) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	assert.NilError(t, err)
+	defer unix.Close(fd)
+	sa := func(s string) *unix.SockaddrInet4 {
+		ap := netip.MustParseAddrPort(s)
+		return &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
+	}
+	assert.NilError(t, unix.Connect(fd, sa(first)))
+	unspec := unix.RawSockaddr{Family: unix.AF_UNSPEC}
+	if _, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec)); e != 0 {
+		t.Fatalf("disconnect: %v", e)
+	}
+	assert.NilError(t, unix.Connect(fd, sa(second)))
+	peer, err := unix.Getpeername(fd)
+	assert.NilError(t, err)
+	p := peer.(*unix.SockaddrInet4)
+	return netip.AddrPortFrom(netip.AddrFrom4(p.Addr), uint16(p.Port)).String()
 }
 
 // dialMapped connects an IPv6 socket to ::ffff:127.0.0.1:port (Go's net
