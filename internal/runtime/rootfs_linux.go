@@ -282,6 +282,11 @@ func pivotRoot(cfg *initConfig) error {
 		}
 		return unix.Chdir("/")
 	}
+	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(oldRoot)
 	newRoot, err := unix.Open(cfg.Rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -290,9 +295,21 @@ func pivotRoot(cfg *initConfig) error {
 	if err := unix.Fchdir(newRoot); err != nil {
 		return err
 	}
+	// After pivot_root the old root is stacked on the new one at "/". The working
+	// directory, though, is still the new root's own: mount(2) on "."
+	// would change the new root's tree (every bind in it would become a
+	// slave, and rshared ones would stop propagating), while umount2(2)
+	// on "." takes the mount on top. Work on the old root through its
+	// own descriptor.
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
 	}
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return fmt.Errorf("enter the old root: %w", err)
+	}
+	// A slave before it goes, as runc makes it: with the root shared,
+	// the old root's mounts are peers of the host's, and its unmount
+	// must not propagate to them.
 	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make old root rslave: %w", err)
 	}

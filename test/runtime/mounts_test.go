@@ -408,3 +408,60 @@ func TestSysfsFallbackReadOnly(t *testing.T) {
 		assert.Check(t, len(f) == 2 && strings.HasPrefix(f[1], "ro"), "%s is not read-only", l)
 	}
 }
+
+// sharedTree mounts a tmpfs at a new directory, with a tmpfs "child"
+// under it, both shared (their own peer groups), and unmounts them when
+// the test ends.
+func sharedTree(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "shared")
+	assert.NilError(t, os.Mkdir(dir, 0o755))
+	assert.NilError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	assert.NilError(t, unix.Mount("", dir, "", unix.MS_PRIVATE, ""))
+	assert.NilError(t, os.Mkdir(filepath.Join(dir, "child"), 0o755))
+	assert.NilError(t, unix.Mount("tmpfs", filepath.Join(dir, "child"), "tmpfs", 0, "size=1m"))
+	assert.NilError(t, unix.Mount("", dir, "", unix.MS_SHARED|unix.MS_REC, ""))
+	return dir
+}
+
+// mounted reports whether p is a mount point on the host.
+func mounted(t *testing.T, p string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	assert.NilError(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSharedBindPropagates: an rshared bind of a shared host mount, with
+// the root shared (what Docker asks for such a bind), stays in the host
+// mount's peer group: a mount made in it inside the container shows on
+// the host. Before, the work done on the old root after pivot_root went
+// to the new root's tree and made every bind a slave.
+func TestSharedBindPropagates(t *testing.T) {
+	dir := sharedTree(t)
+	r := newRT(t)
+	res := r.run(sh(t, `mkdir -p /x/m && mount -t tmpfs -o size=1m made-inside /x/m && touch /x/m/hello && awk '$5 == "/x" {print $7}' /proc/self/mountinfo`, func(s *specs.Spec) {
+		s.Linux.RootfsPropagation = "shared"
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: dir, Options: []string{"rbind", "rshared"}})
+		addCap(s, "CAP_SYS_ADMIN")
+	}))
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, strings.HasPrefix(strings.TrimSpace(res.stdout), "shared:"), "the bind is %q", res.stdout)
+	t.Cleanup(func() { unix.Unmount(filepath.Join(dir, "m"), unix.MNT_DETACH) })
+	_, err := os.Stat(filepath.Join(dir, "m", "hello"))
+	assert.NilError(t, err, "the container's mount did not reach the host")
+}
+
+// addCap gives the process capability c in every set that grants it.
+func addCap(s *specs.Spec, c string) {
+	p := s.Process.Capabilities
+	p.Bounding = append(p.Bounding, c)
+	p.Effective = append(p.Effective, c)
+	p.Permitted = append(p.Permitted, c)
+}
