@@ -214,14 +214,16 @@ func (d *Daemon) attachPending(id string) {
 	}
 }
 
-// failPending ends the waiting attaches of id with err (a failed start).
-func (d *Daemon) failPending(id string, err error) {
+// endPending ends the waiting attaches of id after a failed start. They
+// end quietly, as Docker's do: the start request reports the error, and
+// the client prints it once.
+func (d *Daemon) endPending(id string) {
 	d.mu.Lock()
 	ps := d.pending[id]
 	delete(d.pending, id)
 	d.mu.Unlock()
 	for _, p := range ps {
-		p.done <- err
+		p.done <- nil
 	}
 }
 

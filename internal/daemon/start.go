@@ -68,7 +68,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 			c.State.Status = ctr.Exited
 		}
 		c.Save()
-		d.failPending(c.ID, retErr)
+		d.endPending(c.ID)
 		if c.State.ExitCode == 126 || c.State.ExitCode == 127 {
 			// the program cannot be run: the client's fault, as Docker says
 			retErr = errdefs.ErrInvalidArgument.WithMessage(retErr.Error())
@@ -99,6 +99,10 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err != nil {
 		return err
 	}
+	rootProp, err := rootPropagation(userMounts)
+	if err != nil {
+		return err
+	}
 	ns, err := d.setupNetwork(c)
 	if err != nil {
 		return err
@@ -123,6 +127,9 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	})
 	if err != nil {
 		return err
+	}
+	if rootProp != "" {
+		spec.Linux.RootfsPropagation = rootProp
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 )
@@ -101,6 +102,53 @@ func TestBindMounts(t *testing.T) {
 		"run", "--rm", "--mount", "type=bind,src="+filepath.Join(dir, "nope")+",dst=/n", "busybox", "true")
 	// a single file
 	assert.Equal(t, ok(t, "run", "--rm", "-v", filepath.Join(dir, "in")+":/etc/motd:ro", "busybox", "cat", "/etc/motd"), "from host")
+}
+
+// TestBindPropagation: a bind that asks for shared or slave propagation
+// needs a host mount that can give it, as with Docker: the start fails
+// with Docker's message and leaves nothing; on a shared mount a mount
+// made inside shows on the host (rshared), and one made on the host
+// shows inside (rslave).
+func TestBindPropagation(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	assert.NilError(t, os.Mkdir(src, 0o755))
+	assert.NilError(t, unix.Mount("tmpfs", src, "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { unix.Unmount(src, unix.MNT_DETACH) })
+	assert.NilError(t, unix.Mount("", src, "", unix.MS_PRIVATE, ""))
+
+	rmOnCleanup(t, "tv-prop")
+	r := docker(t, "run", "--rm", "-v", src+":/x:rshared", "busybox", "true")
+	assert.Equal(t, r.Code, 125, r)
+	// once, from the start request (the attach ends quietly, as Docker's)
+	want := fmt.Sprintf("path %s is mounted on %s but it is not a shared mount", src, src)
+	assert.Equal(t, strings.Count(r.Stderr, want), 1, r.Stderr)
+	fails(t, 125, fmt.Sprintf("path %s is mounted on %s but it is not a shared or slave mount", src, src),
+		"run", "--name", "tv-prop", "-v", src+":/x:rslave", "busybox", "true")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "tv-prop"), "created 128")
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	assert.NilError(t, err)
+	id := ok(t, "inspect", "-f", "{{.Id}}", "tv-prop")
+	assert.Assert(t, !strings.Contains(string(mi), id), "a failed start left a mount")
+	ok(t, "rm", "tv-prop")
+
+	assert.NilError(t, unix.Mount("", src, "", unix.MS_SHARED, ""))
+	// rshared: out of the container (the container's tmpfs is the
+	// host's to unmount afterwards)
+	t.Cleanup(func() { unix.Unmount(filepath.Join(src, "in"), unix.MNT_DETACH) })
+	ok(t, "run", "--rm", "--cap-add", "SYS_ADMIN", "-v", src+":/x:rshared", "busybox", "sh", "-c",
+		"mkdir /x/in && mount -t tmpfs -o size=1m inside /x/in && echo hi > /x/in/f")
+	b, err := os.ReadFile(filepath.Join(src, "in", "f"))
+	assert.NilError(t, err, "the container's mount did not reach the host")
+	assert.Equal(t, string(b), "hi\n")
+	// rslave: into a running container
+	rmOnCleanup(t, "tv-slave")
+	ok(t, "run", "-d", "--name", "tv-slave", "-v", src+":/x:rslave", "busybox", "sleep", "60")
+	assert.NilError(t, os.Mkdir(filepath.Join(src, "out"), 0o755))
+	assert.NilError(t, unix.Mount("tmpfs", filepath.Join(src, "out"), "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { unix.Unmount(filepath.Join(src, "out"), unix.MNT_DETACH) })
+	assert.NilError(t, os.WriteFile(filepath.Join(src, "out", "g"), []byte("from host\n"), 0o644))
+	assert.Equal(t, ok(t, "exec", "tv-slave", "cat", "/x/out/g"), "from host")
 }
 
 func TestTmpfsMounts(t *testing.T) {
