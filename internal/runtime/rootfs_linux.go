@@ -295,12 +295,12 @@ func pivotRoot(cfg *initConfig) error {
 	if err := unix.Fchdir(newRoot); err != nil {
 		return err
 	}
-	// After pivot_root the old root is stacked on the new one at "/". The working
-	// directory, though, is still the new root's own: mount(2) on "."
-	// would change the new root's tree (every bind in it would become a
-	// slave, and rshared ones would stop propagating), while umount2(2)
-	// on "." takes the mount on top. Work on the old root through its
-	// own descriptor.
+	// After pivot_root the old root is stacked on the new one at "/".
+	// The working directory, though, is still the new root's own:
+	// mount(2) on "." would change the new root's tree (every bind in it
+	// would become a slave, and rshared ones would stop propagating),
+	// while umount2(2) on "." takes the mount on top. Work on the old
+	// root through its own descriptor.
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
 	}
