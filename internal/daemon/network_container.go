@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -84,6 +85,19 @@ func (d *Daemon) checkNetworkMode(hc *containertypes.HostConfig, nc *network.Net
 		hc.NetworkMode = "bridge"
 	}
 	primary, own := primaryNetwork(hc)
+	if nc != nil {
+		for _, es := range nc.EndpointsConfig {
+			if es == nil || len(es.MacAddress) == 0 {
+				continue
+			}
+			if hc.NetworkMode.IsHost() || hc.NetworkMode.IsContainer() {
+				return errdefs.ErrInvalidArgument.WithMessage("conflicting options: mac-address and the network mode")
+			}
+			if len(es.MacAddress) != 6 || es.MacAddress[0]&1 != 0 {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid MAC address %s: a container's address is a 6-byte unicast one", es.MacAddress))
+			}
+		}
+	}
 	if !own {
 		if nc != nil {
 			for name := range nc.EndpointsConfig {
@@ -134,6 +148,7 @@ func (d *Daemon) recordEndpoints(c *ctr.Container, nc *network.NetworkingConfig)
 				ec.StaticIP = es.IPAMConfig.IPv4Address
 			}
 			ec.Aliases = es.Aliases
+			ec.MAC = net.HardwareAddr(es.MacAddress)
 		}
 		if err := d.net.AddEndpoint(name, c.ID, c.ShortName(), ec); err != nil {
 			d.net.RemoveEndpoints(c.ID)

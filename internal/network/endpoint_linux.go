@@ -6,6 +6,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -18,8 +19,11 @@ import (
 // EndpointConfig is what a container asks of one network.
 type EndpointConfig struct {
 	StaticIP netip.Addr
-	Aliases  []string
-	DNS      []netip.Addr
+	// MAC is the address asked for (--mac-address); without one it is
+	// derived from the IPv4 address, as Docker does.
+	MAC     net.HardwareAddr
+	Aliases []string
+	DNS     []netip.Addr
 }
 
 // AddEndpoint records that container cid (named name) is on network ref.
@@ -55,6 +59,9 @@ func (m *Manager) addEndpoint(n *Network, cid, name string, cfg EndpointConfig) 
 		}
 	}
 	n.Endpoints[cid] = &Endpoint{ID: newID(), ContainerID: cid, Name: name, StaticIP: cfg.StaticIP, Aliases: cfg.Aliases, DNS: cfg.DNS}
+	if len(cfg.MAC) > 0 {
+		n.Endpoints[cid].StaticMAC = cfg.MAC.String()
+	}
 	if err := n.save(m.cfg.Dir); err != nil {
 		delete(n.Endpoints, cid)
 		return err
@@ -190,12 +197,18 @@ func (m *Manager) plug(n *Network, ep *Endpoint, nsfd int, h *netlink.Handle, if
 	if err := n.allocate(ep); err != nil {
 		return err
 	}
-	ep.HostVeth, ep.IfName, ep.MAC = vethName(), ifName, macFor(ep.IP).String()
+	mac := macFor(ep.IP)
+	if ep.StaticMAC != "" {
+		if m, err := net.ParseMAC(ep.StaticMAC); err == nil {
+			mac = m
+		}
+	}
+	ep.HostVeth, ep.IfName, ep.MAC = vethName(), ifName, mac.String()
 	if err := n.save(m.cfg.Dir); err != nil {
 		ep.IP, ep.HostVeth, ep.IfName = netip.Addr{}, "", ""
 		return err
 	}
-	pl := plumb{bridge: n.Bridge, hostVeth: ep.HostVeth, ifName: ifName, addr: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), mtu: n.MTU, mac: macFor(ep.IP)}
+	pl := plumb{bridge: n.Bridge, hostVeth: ep.HostVeth, ifName: ifName, addr: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), mtu: n.MTU, mac: mac}
 	if primary && !n.Internal {
 		pl.gateway = n.Gateway
 	}

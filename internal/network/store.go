@@ -50,7 +50,9 @@ type Endpoint struct {
 	DNS      []netip.Addr `json:",omitempty"`
 	StaticIP netip.Addr   `json:",omitzero"`
 	IP       netip.Addr   `json:",omitzero"`
-	MAC      string       `json:",omitempty"`
+	// StaticMAC is the MAC address asked for, MAC the one in use.
+	StaticMAC string `json:",omitempty"`
+	MAC       string `json:",omitempty"`
 	// HostVeth is the host side of the veth pair, IfName the
 	// container's side, while the container runs.
 	HostVeth string `json:",omitempty"`

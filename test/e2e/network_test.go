@@ -349,6 +349,32 @@ func dialMapped(t *testing.T, port int) net.Conn {
 	return c
 }
 
+// TestNetworkMacAddress: --mac-address sets the container's MAC on the
+// default bridge and on a user-defined network, also after a restart;
+// host mode and multicast addresses are refused.
+func TestNetworkMacAddress(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	newNetwork(t, d, "tn-mac")
+	rmOnCleanup(t, "tn-mac1")
+	mac := func(args ...string) string {
+		return okOn(t, d, append([]string{"run", "--rm"}, append(args, "busybox", "cat", "/sys/class/net/eth0/address")...)...)
+	}
+	assert.Equal(t, mac("--mac-address", "02:42:ac:11:00:99"), "02:42:ac:11:00:99")
+	assert.Equal(t, mac("--network", "tn-mac", "--mac-address", "02:42:ac:11:00:98"), "02:42:ac:11:00:98")
+	okOn(t, d, "run", "-d", "--name", "tn-mac1", "--mac-address", "02:42:ac:11:00:97", "busybox", "sleep", "60")
+	assert.Equal(t, okOn(t, d, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.MacAddress}}", "tn-mac1"), "02:42:ac:11:00:97")
+	okOn(t, d, "restart", "-t", "0", "tn-mac1")
+	assert.Equal(t, okOn(t, d, "exec", "tn-mac1", "cat", "/sys/class/net/eth0/address"), "02:42:ac:11:00:97")
+
+	r := dockerIn(t, d, nil, "run", "--rm", "--network", "host", "--mac-address", "02:42:ac:11:00:98", "busybox", "true")
+	assert.Equal(t, r.Code, 125, r)
+	assert.Assert(t, is.Contains(r.Stderr, "conflicting options: mac-address and the network mode"))
+	r = dockerIn(t, d, nil, "run", "--rm", "--mac-address", "03:42:ac:11:00:98", "busybox", "true")
+	assert.Equal(t, r.Code, 125, r)
+	assert.Assert(t, is.Contains(r.Stderr, "invalid MAC address 03:42:ac:11:00:98"))
+}
+
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
