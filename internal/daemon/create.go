@@ -56,6 +56,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if name == "" {
 		name = d.store.GenerateName()
 	}
+	if hc.Links, err = d.checkLinks(hc, strings.TrimPrefix(name, "/")); err != nil {
+		return resp, err
+	}
 	c := ctr.New(id, strings.TrimPrefix(name, "/"), filepath.Join(d.cfg.DataRoot, "containers", id))
 	c.Image = img.ID.String()
 	c.ImageRef = req.Config.Image

@@ -147,7 +147,7 @@ func (d *Daemon) recordEndpoints(c *ctr.Container, nc *network.NetworkingConfig)
 			if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
 				ec.StaticIP = es.IPAMConfig.IPv4Address
 			}
-			ec.Aliases = es.Aliases
+			ec.Aliases, ec.Links = es.Aliases, es.Links
 			ec.MAC = net.HardwareAddr(es.MacAddress)
 		}
 		if err := d.net.AddEndpoint(name, c.ID, c.ShortName(), ec); err != nil {
@@ -237,7 +237,7 @@ type netSetup struct {
 // and plugs the veths and ports in on another goroutine; wait collects
 // the result before the container's process runs. nil for the modes
 // without a namespace of the daemon's making (host, container:, none).
-func (d *Daemon) setupNetwork(c *ctr.Container) (*netSetup, error) {
+func (d *Daemon) setupNetwork(c *ctr.Container, links []linked) (*netSetup, error) {
 	primary, own := primaryNetwork(c.HostConfig)
 	if !own {
 		// host and container:<id> use a namespace that exists; none gets
@@ -256,7 +256,7 @@ func (d *Daemon) setupNetwork(c *ctr.Container) (*netSetup, error) {
 	go func() {
 		err := d.net.Start(c.ID, c.ShortName(), c.HostConfig.DNS, s.fd, s.h, primary, ports)
 		if err == nil {
-			err = d.writeHosts(c)
+			err = d.writeHosts(c, links)
 		}
 		s.done <- err
 	}()
@@ -307,7 +307,7 @@ const hostsHeader = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loop
 // writeHosts writes c's /etc/hosts: the standard names, --add-host
 // entries and, on a network, its address with its hostname. It rewrites
 // the file in place: a running container has it bind-mounted.
-func (d *Daemon) writeHosts(c *ctr.Container) error {
+func (d *Daemon) writeHosts(c *ctr.Container, links []linked) error {
 	hosts := hostsHeader
 	for _, h := range c.HostConfig.ExtraHosts {
 		name, ip, ok := strings.Cut(h, ":")
@@ -318,6 +318,9 @@ func (d *Daemon) writeHosts(c *ctr.Container) error {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid argument %q for \"--add-host\" flag", h))
 		}
 		hosts += ip + "\t" + name + "\n"
+	}
+	for _, l := range links {
+		hosts += l.hostsLine()
 	}
 	if eps := d.net.Endpoints(c.ID); len(eps) > 0 {
 		primary, _ := primaryNetwork(c.HostConfig)
@@ -333,6 +336,38 @@ func (d *Daemon) writeHosts(c *ctr.Container) error {
 		}
 	}
 	return os.WriteFile(c.HostsPath, []byte(hosts), 0o644)
+}
+
+// dnsNetwork is the user-defined network whose DNS server the container
+// asks: its primary network, else the first other one it is on. Each
+// server answers for all of the container's networks.
+func (d *Daemon) dnsNetwork(c *ctr.Container) (bnet.Network, bool) {
+	primary, own := primaryNetwork(c.HostConfig)
+	if !own {
+		return bnet.Network{}, false
+	}
+	eps := d.net.Endpoints(c.ID)
+	for _, a := range eps {
+		if !a.Network.Default && (a.Network.Name == primary || a.Network.ID == primary) {
+			return a.Network, true
+		}
+	}
+	for _, a := range eps {
+		if !a.Network.Default {
+			return a.Network, true
+		}
+	}
+	return bnet.Network{}, false
+}
+
+// updateResolvConf rewrites a container's resolv.conf after it joined or
+// left a network, in place: the running container sees the file through
+// a bind mount. The caller holds c.Mu.
+func (d *Daemon) updateResolvConf(c *ctr.Container) error {
+	if c.ResolvConfPath == "" {
+		return nil
+	}
+	return d.writeResolvConf(c)
 }
 
 // writeHostFiles writes the container's hostname, hosts and resolv.conf
@@ -352,9 +387,14 @@ func (d *Daemon) writeHostFiles(c *ctr.Container) error {
 	if err := os.WriteFile(c.HostnamePath, []byte(hostname+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := d.writeHosts(c); err != nil {
+	if err := d.writeHosts(c, nil); err != nil {
 		return err
 	}
+	return d.writeResolvConf(c)
+}
+
+// writeResolvConf writes the container's resolv.conf (see writeHostFiles).
+func (d *Daemon) writeResolvConf(c *ctr.Container) error {
 	if c.HostConfig.NetworkMode.IsHost() {
 		// the host's own file, loopback resolvers included
 		b, _ := os.ReadFile("/etc/resolv.conf")
@@ -378,12 +418,10 @@ func (d *Daemon) writeHostFiles(c *ctr.Container) error {
 			}
 		}
 	}
-	if primary, own := primaryNetwork(c.HostConfig); own {
-		if n, err := d.net.Get(primary); err == nil && !n.Default {
-			// the network's DNS server forwards to the host's resolvers
-			// or to the container's --dns ones
-			servers = []string{n.Gateway.String()}
-		}
+	if n, ok := d.dnsNetwork(c); ok {
+		// the network's DNS server forwards to the host's resolvers or
+		// to the container's --dns ones
+		servers = []string{n.Gateway.String()}
 	}
 	if len(c.HostConfig.DNS) > 0 {
 		if primary, own := primaryNetwork(c.HostConfig); !own || primary == "bridge" {

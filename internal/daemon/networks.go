@@ -251,7 +251,8 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req *network.Co
 		if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
 			ec.StaticIP = es.IPAMConfig.IPv4Address
 		}
-		ec.Aliases = es.Aliases
+		ec.Aliases, ec.Links = es.Aliases, es.Links
+		ec.MAC = net.HardwareAddr(es.MacAddress)
 	}
 	pid := 0
 	if c.IsRunning() {
@@ -259,6 +260,9 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req *network.Co
 	}
 	if err := d.net.Connect(n.ID, c.ID, c.ShortName(), ec, pid); err != nil {
 		return err
+	}
+	if err := d.updateResolvConf(c); err != nil {
+		d.log.Warn("update resolv.conf", "id", c.ID, "err", err)
 	}
 	d.events.Publish("network", "connect", n.ID, map[string]string{"name": n.Name, "type": "bridge", "container": c.ID})
 	return nil
@@ -278,6 +282,9 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req *network
 	defer c.Mu.Unlock()
 	if err := d.net.Disconnect(n.ID, c.ID); err != nil {
 		return err
+	}
+	if err := d.updateResolvConf(c); err != nil {
+		d.log.Warn("update resolv.conf", "id", c.ID, "err", err)
 	}
 	d.events.Publish("network", "disconnect", n.ID, map[string]string{"name": n.Name, "type": "bridge", "container": c.ID})
 	return nil

@@ -83,6 +83,10 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 			}()
 		}
 	}()
+	links, err := d.linkedContainers(c)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(c.Rootfs, 0o711); err != nil {
 		return err
 	}
@@ -103,7 +107,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err != nil {
 		return err
 	}
-	ns, err := d.setupNetwork(c)
+	ns, err := d.setupNetwork(c, links)
 	if err != nil {
 		return err
 	}
@@ -124,6 +128,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		CgroupParent:   d.cfg.CgroupParent,
 		InitPath:       d.initPath,
 		Mounts:         userMounts,
+		LinkEnv:        linkEnv(links),
 	})
 	if err != nil {
 		return err

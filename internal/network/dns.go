@@ -23,8 +23,9 @@ type dnsServer struct {
 	ln       net.Listener
 }
 
-// resolver answers a name on a network: ok false means "not ours".
-type resolver func(name string) ([]netip.Addr, bool)
+// resolver answers a name asked by client on a network: ok false means
+// "not ours".
+type resolver func(client netip.Addr, name string) ([]netip.Addr, bool)
 
 // forwarders names the resolvers a client's other queries go to: its
 // --dns servers, or the host's.
@@ -57,10 +58,14 @@ func (s *dnsServer) stop() {
 }
 
 func serveDNS(w dns.ResponseWriter, q *dns.Msg, lookup resolver, upstream forwarders) {
+	var client netip.Addr
+	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
+		client = ap.Addr().Unmap()
+	}
 	if len(q.Question) == 1 {
 		qq := q.Question[0]
 		name := strings.ToLower(strings.TrimSuffix(qq.Name, "."))
-		if addrs, ok := lookup(name); ok {
+		if addrs, ok := lookup(client, name); ok {
 			r := new(dns.Msg)
 			r.SetReply(q)
 			r.Authoritative = true
@@ -77,10 +82,6 @@ func serveDNS(w dns.ResponseWriter, q *dns.Msg, lookup resolver, upstream forwar
 	c := &dns.Client{Net: w.LocalAddr().Network(), Timeout: 3 * time.Second}
 	if c.Net == "udp4" {
 		c.Net = "udp"
-	}
-	var client netip.Addr
-	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
-		client = ap.Addr().Unmap()
 	}
 	for _, u := range upstream(client) {
 		r, _, err := c.Exchange(q, u)

@@ -23,7 +23,9 @@ type EndpointConfig struct {
 	// derived from the IPv4 address, as Docker does.
 	MAC     net.HardwareAddr
 	Aliases []string
-	DNS     []netip.Addr
+	// Links are "name[:alias]" names only this container resolves.
+	Links []string
+	DNS   []netip.Addr
 }
 
 // AddEndpoint records that container cid (named name) is on network ref.
@@ -58,7 +60,7 @@ func (m *Manager) addEndpoint(n *Network, cid, name string, cfg EndpointConfig) 
 			}
 		}
 	}
-	n.Endpoints[cid] = &Endpoint{ID: newID(), ContainerID: cid, Name: name, StaticIP: cfg.StaticIP, Aliases: cfg.Aliases, DNS: cfg.DNS}
+	n.Endpoints[cid] = &Endpoint{ID: newID(), ContainerID: cid, Name: name, StaticIP: cfg.StaticIP, Aliases: cfg.Aliases, Links: cfg.Links, DNS: cfg.DNS}
 	if len(cfg.MAC) > 0 {
 		n.Endpoints[cid].StaticMAC = cfg.MAC.String()
 	}

@@ -409,7 +409,7 @@ func (m *Manager) startDNS(n *Network) error {
 		return nil
 	}
 	id := n.ID
-	s, err := startDNS(n.Gateway, func(name string) ([]netip.Addr, bool) { return m.resolve(id, name) },
+	s, err := startDNS(n.Gateway, func(client netip.Addr, name string) ([]netip.Addr, bool) { return m.resolve(id, client, name) },
 		func(client netip.Addr) []string { return m.forwarders(id, client) })
 	if err != nil {
 		return fmt.Errorf("DNS server of network %s: %w", n.Name, err)
@@ -418,17 +418,66 @@ func (m *Manager) startDNS(n *Network) error {
 	return nil
 }
 
-// resolve answers name on network id: container names, short IDs and
-// aliases of the running containers on it.
-func (m *Manager) resolve(id, name string) ([]netip.Addr, bool) {
+// resolve answers name for the container at address client, asked of
+// network id's server: the names, short IDs and aliases of the running
+// containers on any of the networks that container is on (this one
+// first), as Docker's embedded DNS does, and the names of its links on
+// this network. A container on other networks only gets nothing here
+// from this network's names; a client that is no container at all (the
+// host, say) gets this network's.
+func (m *Manager) resolve(id string, client netip.Addr, name string) ([]netip.Addr, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := m.nets[id]
 	if n == nil {
 		return nil, false
 	}
+	var self *Endpoint
+	nets := []*Network{n}
+	if client.IsValid() {
+		for _, o := range m.sorted() {
+			for _, ep := range o.Endpoints {
+				if ep.IP == client {
+					self = ep
+				}
+			}
+			if self != nil {
+				break
+			}
+		}
+	}
+	if self != nil {
+		nets = nil
+		for _, o := range append([]*Network{n}, m.sorted()...) {
+			if ep := o.Endpoints[self.ContainerID]; ep != nil && ep.IP.IsValid() && !o.Default && !slices.Contains(nets, o) {
+				nets = append(nets, o)
+			}
+		}
+		if ep := n.Endpoints[self.ContainerID]; ep != nil {
+			for _, l := range ep.Links {
+				target, alias, _ := strings.Cut(l, ":")
+				if alias == "" {
+					alias = target
+				}
+				if strings.EqualFold(alias, name) {
+					name = strings.TrimPrefix(target, "/")
+					break
+				}
+			}
+		}
+	}
+	for _, o := range nets {
+		if out := o.lookup(name); len(out) > 0 {
+			return out, true
+		}
+	}
+	return nil, false
+}
+
+// lookup finds the running containers on n called name (by name, alias,
+// short or full ID).
+func (n *Network) lookup(name string) []netip.Addr {
 	var out []netip.Addr
-	found := false
 	for _, ep := range n.sortedEndpoints() {
 		if !ep.IP.IsValid() {
 			continue
@@ -438,11 +487,10 @@ func (m *Manager) resolve(id, name string) ([]netip.Addr, bool) {
 			match = match || strings.EqualFold(a, name)
 		}
 		if match {
-			found = true
 			out = append(out, ep.IP)
 		}
 	}
-	return out, found
+	return out
 }
 
 // forwarders are the resolvers for the other queries of the container

@@ -45,6 +45,9 @@ type Endpoint struct {
 	// Name is the container's name without "/".
 	Name    string
 	Aliases []string `json:",omitempty"`
+	// Links are the container's "name[:alias]" links on this network:
+	// names its own DNS queries resolve.
+	Links []string `json:",omitempty"`
 	// DNS are the container's --dns servers, to which the network's DNS
 	// server forwards the names it does not know.
 	DNS      []netip.Addr `json:",omitempty"`

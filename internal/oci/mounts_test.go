@@ -81,5 +81,5 @@ func TestEnvironment(t *testing.T) {
 	img := busyboxImage
 	img2 := *img
 	img2.Env = append([]string{"B=img", "C=img"}, img.Env...)
-	assert.DeepEqual(t, environment(cfg, &img2, "h"), []string{"PATH=/x", "HOSTNAME=h", "TERM=xterm", "A=1", "C=img"})
+	assert.DeepEqual(t, environment(cfg, &img2, "h", nil), []string{"PATH=/x", "HOSTNAME=h", "TERM=xterm", "A=1", "C=img"})
 }

@@ -46,11 +46,12 @@ func command(cfg *container.Config, img *ocispec.ImageConfig) ([]string, error) 
 // the container's variables and the image's that the container does not
 // override. A later variable replaces an earlier one of the same name in
 // place.
-func environment(cfg *container.Config, img *ocispec.ImageConfig, hostname string) []string {
+func environment(cfg *container.Config, img *ocispec.ImageConfig, hostname string, links []string) []string {
 	env := []string{"PATH=" + DefaultPath, "HOSTNAME=" + hostname}
 	if cfg.Tty {
 		env = append(env, "TERM=xterm")
 	}
+	env = append(env, links...)
 	merged := append([]string{}, cfg.Env...)
 	if img != nil {
 		for _, ie := range img.Env {

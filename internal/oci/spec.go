@@ -75,6 +75,11 @@ type Input struct {
 	// raised its own soft limit to the hard one. Zero leaves the process
 	// with the limits it inherits.
 	HostRlimitNofile uint64
+	// LinkEnv describes the containers linked with --link (their
+	// addresses, ports and environment): it comes after PATH, HOSTNAME
+	// and TERM, before the container's own variables, which may
+	// override it.
+	LinkEnv []string
 }
 
 // Spec builds the OCI runtime spec for one start of a container, as
@@ -184,7 +189,7 @@ func setProcess(s *specs.Spec, in Input, hc *container.HostConfig) error {
 		s.Hostname = hostname
 		s.Domainname = cfg.Domainname
 	}
-	p.Env = environment(cfg, img, hostname)
+	p.Env = environment(cfg, img, hostname, in.LinkEnv)
 
 	cwd := cfg.WorkingDir
 	if cwd == "" && img != nil {

@@ -375,6 +375,98 @@ func TestNetworkMacAddress(t *testing.T) {
 	assert.Assert(t, is.Contains(r.Stderr, "invalid MAC address 03:42:ac:11:00:98"))
 }
 
+// TestNetworkDNSAcrossNetworks: a container on two user-defined networks
+// resolves the names of both through the server in its resolv.conf (the
+// usual front/back network pattern), a container on neither gets none of
+// them from another network's server, and after leaving the network of
+// its nameserver it is pointed at the one it still has.
+func TestNetworkDNSAcrossNetworks(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	front := newNetwork(t, d, "tn-front")
+	back := newNetwork(t, d, "tn-back")
+	rmOnCleanup(t, "tn-api", "tn-db", "tn-web")
+	okOn(t, d, "run", "-d", "--name", "tn-db", "--network", "tn-back", "busybox", "sleep", "120")
+	okOn(t, d, "run", "-d", "--name", "tn-web", "--network", "tn-front", "busybox", "sleep", "120")
+	okOn(t, d, "run", "-d", "--name", "tn-api", "--network", "tn-front", "busybox", "sleep", "120")
+	okOn(t, d, "network", "connect", "tn-back", "tn-api")
+	dbIP := ipOf(t, d, "tn-db", "tn-back")
+	lookup := func(ctr, name string, server ...string) (string, int) {
+		r := dockerIn(t, d, nil, append([]string{"exec", ctr, "nslookup", name}, server...)...)
+		return r.Stdout, r.Code
+	}
+	out, code := lookup("tn-api", "tn-db")
+	assert.Equal(t, code, 0, out)
+	assert.Assert(t, is.Contains(out, dbIP))
+	out, code = lookup("tn-api", "tn-web")
+	assert.Equal(t, code, 0, out)
+	// tn-web is on tn-front only: tn-back's server does not answer it
+	// with tn-back's names
+	out, code = lookup("tn-web", "tn-db", back.Addr().Next().String())
+	assert.Assert(t, code != 0 || !strings.Contains(out, dbIP), out)
+
+	okOn(t, d, "network", "disconnect", "tn-front", "tn-api")
+	assert.Assert(t, is.Contains(okOn(t, d, "exec", "tn-api", "cat", "/etc/resolv.conf"), "nameserver "+back.Addr().Next().String()))
+	out, code = lookup("tn-api", "tn-db")
+	assert.Equal(t, code, 0, out)
+	assert.Assert(t, is.Contains(out, dbIP))
+	okOn(t, d, "network", "connect", "tn-front", "tn-api")
+	assert.Assert(t, is.Contains(okOn(t, d, "exec", "tn-api", "cat", "/etc/resolv.conf"), "nameserver "+front.Addr().Next().String()))
+}
+
+// TestNetworkLinks: legacy --link on the default bridge (hosts entry and
+// the variables Docker sets), its errors, and a link on a user-defined
+// network, which is a name only the linking container resolves.
+func TestNetworkLinks(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	newNetwork(t, d, "tn-links")
+	rmOnCleanup(t, "tn-lk", "tn-lk-parent", "tn-lk-user")
+	okOn(t, d, "run", "-d", "--name", "tn-lk", "--hostname", "lkhost", "--expose", "80", "--expose", "53/udp", "-e", "FOO=bar", "busybox", "sleep", "120")
+	ip := ipOf(t, d, "tn-lk", "bridge")
+	out := okOn(t, d, "run", "--rm", "--name", "tn-lk-parent", "--link", "tn-lk:db-1", "busybox", "sh", "-c", "cat /etc/hosts; env | sort")
+	assert.Assert(t, is.Contains(out, ip+"\tdb-1 lkhost tn-lk\n"))
+	for _, v := range []string{
+		"DB_1_PORT=udp://" + ip + ":53", // the lowest port
+		"DB_1_PORT_80_TCP=tcp://" + ip + ":80", "DB_1_PORT_80_TCP_ADDR=" + ip, "DB_1_PORT_80_TCP_PORT=80", "DB_1_PORT_80_TCP_PROTO=tcp",
+		"DB_1_PORT_53_UDP=udp://" + ip + ":53",
+		"DB_1_NAME=/tn-lk-parent/db-1", "DB_1_ENV_FOO=bar",
+	} {
+		assert.Assert(t, is.Contains(out, "\n"+v+"\n"))
+	}
+	assert.Assert(t, !strings.Contains(out, "DB_1_ENV_PATH"), out)
+	id := okOn(t, d, "create", "--link", "tn-lk", "busybox", "true")
+	t.Cleanup(func() { dockerIn(t, d, nil, "rm", "-f", id) })
+	name := okOn(t, d, "inspect", "-f", "{{.Name}}", id)
+	assert.Equal(t, okOn(t, d, "inspect", "-f", "{{json .HostConfig.Links}}", id), fmt.Sprintf(`["/tn-lk:%s/tn-lk"]`, name))
+
+	r := dockerIn(t, d, nil, "run", "--rm", "--link", "tn-no-such:x", "busybox", "true")
+	assert.Equal(t, r.Code, 125, r)
+	assert.Assert(t, is.Contains(r.Stderr, "could not get container for tn-no-such: No such container: tn-no-such"))
+	r = dockerIn(t, d, nil, "run", "--rm", "--network", "host", "--link", "tn-lk", "busybox", "true")
+	assert.Equal(t, r.Code, 125, r)
+	assert.Assert(t, is.Contains(r.Stderr, "conflicting options: host type networking can't be used with links"))
+	okOn(t, d, "stop", "-t", "0", "tn-lk")
+	r = dockerIn(t, d, nil, "run", "--rm", "--name", "tn-lk-parent", "--link", "tn-lk:al", "busybox", "true")
+	assert.Equal(t, r.Code, 125, r)
+	assert.Assert(t, is.Contains(r.Stderr, "Cannot link to a non running container: /tn-lk AS /tn-lk-parent/al"))
+
+	okOn(t, d, "run", "-d", "--name", "tn-lk-user", "--network", "tn-links", "busybox", "sleep", "120")
+	userIP := ipOf(t, d, "tn-lk-user", "tn-links")
+	out, code := fetchNslookup(t, d, []string{"--network", "tn-links", "--link", "tn-lk-user:lu"}, "lu")
+	assert.Equal(t, code, 0, out)
+	assert.Assert(t, is.Contains(out, userIP))
+	_, code = fetchNslookup(t, d, []string{"--network", "tn-links"}, "lu")
+	assert.Assert(t, code != 0, "a link's alias resolved for a container without the link")
+}
+
+// fetchNslookup runs nslookup name in a new container made with args.
+func fetchNslookup(t *testing.T, d *testutil.Daemon, args []string, name string) (string, int) {
+	t.Helper()
+	r := dockerIn(t, d, nil, append(append([]string{"run", "--rm"}, args...), "busybox", "nslookup", name)...)
+	return r.Stdout, r.Code
+}
+
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
