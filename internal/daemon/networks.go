@@ -210,7 +210,7 @@ func (d *Daemon) NetworkPrune(ctx context.Context, f httputils.Filters) (network
 	rep := network.PruneReport{NetworksDeleted: []string{}}
 	var until time.Time
 	if f.Has("until") {
-		t, err := httputils.ParseTimestamp(f["until"][0])
+		t, err := parseUntil(f["until"][0])
 		if err != nil {
 			return rep, err
 		}

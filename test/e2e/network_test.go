@@ -136,6 +136,8 @@ func TestNetworkUserDefinedDNSAndIsolation(t *testing.T) {
 	// prune removes the networks no container is on, and only those
 	newNetwork(t, d, "tn-unused")
 	okOn(t, d, "rm", "-f", "tn-other")
+	// until takes a duration, as Docker's (system prune passes it on)
+	assert.Equal(t, okOn(t, d, "network", "prune", "-f", "--filter", "until=1h"), "")
 	pruned := okOn(t, d, "network", "prune", "-f")
 	assert.Assert(t, is.Contains(pruned, "tn-unused"))
 	assert.Assert(t, is.Contains(pruned, "tn-back"))
@@ -383,14 +385,14 @@ func TestNetworkMacAddress(t *testing.T) {
 func TestNetworkDNSAcrossNetworks(t *testing.T) {
 	testutil.RequiresRoot(t)
 	d := shared
-	front := newNetwork(t, d, "tn-front")
-	back := newNetwork(t, d, "tn-back")
+	front := newNetwork(t, d, "tn-dfront")
+	back := newNetwork(t, d, "tn-dback")
 	rmOnCleanup(t, "tn-api", "tn-db", "tn-web")
-	okOn(t, d, "run", "-d", "--name", "tn-db", "--network", "tn-back", "busybox", "sleep", "120")
-	okOn(t, d, "run", "-d", "--name", "tn-web", "--network", "tn-front", "busybox", "sleep", "120")
-	okOn(t, d, "run", "-d", "--name", "tn-api", "--network", "tn-front", "busybox", "sleep", "120")
-	okOn(t, d, "network", "connect", "tn-back", "tn-api")
-	dbIP := ipOf(t, d, "tn-db", "tn-back")
+	okOn(t, d, "run", "-d", "--name", "tn-db", "--network", "tn-dback", "busybox", "sleep", "120")
+	okOn(t, d, "run", "-d", "--name", "tn-web", "--network", "tn-dfront", "busybox", "sleep", "120")
+	okOn(t, d, "run", "-d", "--name", "tn-api", "--network", "tn-dfront", "busybox", "sleep", "120")
+	okOn(t, d, "network", "connect", "tn-dback", "tn-api")
+	dbIP := ipOf(t, d, "tn-db", "tn-dback")
 	lookup := func(ctr, name string, server ...string) (string, int) {
 		r := dockerIn(t, d, nil, append([]string{"exec", ctr, "nslookup", name}, server...)...)
 		return r.Stdout, r.Code
@@ -405,12 +407,12 @@ func TestNetworkDNSAcrossNetworks(t *testing.T) {
 	out, code = lookup("tn-web", "tn-db", back.Addr().Next().String())
 	assert.Assert(t, code != 0 || !strings.Contains(out, dbIP), out)
 
-	okOn(t, d, "network", "disconnect", "tn-front", "tn-api")
+	okOn(t, d, "network", "disconnect", "tn-dfront", "tn-api")
 	assert.Assert(t, is.Contains(okOn(t, d, "exec", "tn-api", "cat", "/etc/resolv.conf"), "nameserver "+back.Addr().Next().String()))
 	out, code = lookup("tn-api", "tn-db")
 	assert.Equal(t, code, 0, out)
 	assert.Assert(t, is.Contains(out, dbIP))
-	okOn(t, d, "network", "connect", "tn-front", "tn-api")
+	okOn(t, d, "network", "connect", "tn-dfront", "tn-api")
 	assert.Assert(t, is.Contains(okOn(t, d, "exec", "tn-api", "cat", "/etc/resolv.conf"), "nameserver "+front.Addr().Next().String()))
 }
 
