@@ -58,6 +58,9 @@ var Version = version.Version
 
 // Daemon is a running berth daemon.
 type Daemon struct {
+	// id is the engine ID (engineID), read or made once.
+	idOnce  sync.Once
+	id      string
 	cfg     *config.Config
 	log     *slog.Logger
 	images  *image.Store

@@ -5,13 +5,17 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"time"
 
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
@@ -54,7 +58,7 @@ func kernelVersion() string {
 // SystemInfo answers /info.
 func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 	info := &system.Info{
-		ID:                 "berth",
+		ID:                 d.engineID(),
 		Driver:             "overlayfs",
 		DriverStatus:       [][2]string{{"driver-type", "berth overlay snapshotter"}},
 		MemoryLimit:        true,
@@ -110,9 +114,32 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 		info.Images = len(imgs)
 	}
 	info.Plugins.Volume = []string{"local"}
-	info.Plugins.Network = []string{"host", "none"}
+	info.Plugins.Network = []string{"bridge", "host", "null"}
+	info.Swarm.LocalNodeState = swarm.LocalNodeStateInactive
 	info.Plugins.Log = []string{"json-file"}
 	return info, nil
+}
+
+// engineID is the daemon's lasting identity (info's ID): a random UUID
+// kept in <data-root>/engine-id from the first call on, as dockerd keeps
+// one.
+func (d *Daemon) engineID() string {
+	d.idOnce.Do(func() {
+		p := filepath.Join(d.cfg.DataRoot, "engine-id")
+		if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			d.id = strings.TrimSpace(string(b))
+			return
+		}
+		var u [16]byte
+		rand.Read(u[:])
+		u[6] = u[6]&0x0f | 0x40 // version 4
+		u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+		d.id = fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
+		if err := os.WriteFile(p, []byte(d.id+"\n"), 0o600); err != nil {
+			d.log.Warn("keep the engine ID", "err", err)
+		}
+	})
+	return d.id
 }
 
 func cgroupVersion() string {

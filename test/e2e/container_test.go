@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +25,20 @@ func TestVersionAndInfo(t *testing.T) {
 	assert.Equal(t, ok(t, "info", "--format", "{{.OSType}} {{.LoggingDriver}}"), "linux json-file")
 	r := docker(t, "version", "--format", "{{.Server.APIVersion}}")
 	assert.Equal(t, r.Code, 0, r.String())
+	// no swarm, and the network drivers there are ("null" is none's)
+	assert.Equal(t, ok(t, "info", "--format", "{{.Swarm.LocalNodeState}} {{.Plugins.Network}}"), "inactive [bridge host null]")
+}
+
+// TestEngineID: info's ID is a UUID of the daemon's own, the same after a
+// restart.
+func TestEngineID(t *testing.T) {
+	d := ownDaemon(t)
+	id := okOn(t, d, "info", "--format", "{{.ID}}")
+	assert.Assert(t, regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(id), id)
+	assert.Assert(t, id != okOn(t, shared, "info", "--format", "{{.ID}}"), "two daemons share an ID")
+	d.Kill()
+	restart(t, d)
+	assert.Equal(t, okOn(t, d, "info", "--format", "{{.ID}}"), id)
 }
 
 func TestRunForeground(t *testing.T) {
