@@ -43,6 +43,7 @@ func familiar(names []string) []string {
 			out = append(out, reference.FamiliarString(r))
 		}
 	}
+	slices.Sort(out) // Docker's reference store keeps them sorted
 	return out
 }
 
@@ -198,21 +199,35 @@ func (flt *imageFilter) match(img image.Image) bool {
 		anyLabel(flt.f["label!"], img.Config.Config.Labels):
 		return false
 	}
-	if pats := flt.f["reference"]; len(pats) > 0 {
-		for _, n := range append(slices.Clone(img.RepoTags), img.RepoDigests...) {
+	if len(flt.f["reference"]) > 0 {
+		tags, digests := flt.matchingRefs(img)
+		return len(tags)+len(digests) > 0
+	}
+	return true
+}
+
+// matchingRefs are the tags and digests of img that a reference filter
+// selects: as Docker lists them, an image found by one of its names
+// shows only the names that matched.
+func (flt *imageFilter) matchingRefs(img image.Image) (tags, digests []string) {
+	pats := flt.f["reference"]
+	matches := func(refs []string) []string {
+		var out []string
+		for _, n := range refs {
 			r, err := reference.ParseNormalizedNamed(n)
 			if err != nil {
 				continue
 			}
 			for _, p := range pats {
 				if ok, _ := reference.FamiliarMatch(p, r); ok {
-					return true
+					out = append(out, n)
+					break
 				}
 			}
 		}
-		return false
+		return out
 	}
-	return true
+	return matches(img.RepoTags), matches(img.RepoDigests)
 }
 
 // ImageList answers GET /images/json.
@@ -232,7 +247,12 @@ func (b imageBackend) ImageList(ctx context.Context, all bool, f httputils.Filte
 	out := []imagetypes.Summary{}
 	for _, img := range imgs {
 		if flt.match(img) && (all || !img.Intermediate) {
-			out = append(out, d.summarize(ctx, img, int64(len(use[img.ID.String()])), sizes))
+			s := d.summarize(ctx, img, int64(len(use[img.ID.String()])), sizes)
+			if len(flt.f["reference"]) > 0 {
+				tags, digests := flt.matchingRefs(img)
+				s.RepoTags, s.RepoDigests = familiar(tags), familiar(digests)
+			}
+			out = append(out, s)
 		}
 	}
 	return out, nil

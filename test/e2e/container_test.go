@@ -29,6 +29,25 @@ func TestVersionAndInfo(t *testing.T) {
 	assert.Equal(t, ok(t, "info", "--format", "{{.Swarm.LocalNodeState}} {{.Plugins.Network}}"), "inactive [bridge host null]")
 }
 
+// TestImageListReference: an image found by a reference filter (or the
+// REPOSITORY argument) shows only the names that matched, as Docker
+// lists it: a cleanup script that untags what it lists must not untag
+// the image's other names.
+func TestImageListReference(t *testing.T) {
+	testutil.RequiresRoot(t)
+	for _, tag := range []string{"tn-ref/a:1", "tn-ref/a:2", "tn-refother:1"} {
+		ok(t, "tag", "busybox", tag)
+		t.Cleanup(func() { docker(t, "rmi", tag) })
+	}
+	format := []string{"--format", "{{.Repository}}:{{.Tag}}"}
+	assert.Equal(t, ok(t, append([]string{"images"}, append(format, "tn-ref/a")...)...), "tn-ref/a:1\ntn-ref/a:2")
+	// patterns are path.Match's: "*" stops at "/"; several are "or"
+	assert.Equal(t, ok(t, append([]string{"images", "--filter", "reference=tn-ref*:1"}, format...)...), "tn-refother:1")
+	assert.Equal(t, ok(t, append([]string{"images", "--filter", "reference=tn-ref/*:1", "--filter", "reference=tn-refother"}, format...)...), "tn-ref/a:1\ntn-refother:1")
+	assert.Equal(t, ok(t, append([]string{"images", "--filter", "reference=tn-refother"}, format...)...), "tn-refother:1")
+	assert.Equal(t, len(strings.Fields(ok(t, "images", "-q", "tn-refother"))), 1)
+}
+
 // TestEngineID: info's ID is a UUID of the daemon's own, the same after a
 // restart.
 func TestEngineID(t *testing.T) {
