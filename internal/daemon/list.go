@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func (d *Daemon) summary(c *ctr.Container, all bool, before, since time.Time, f 
 	if f.Has("id") && !matchPrefix(f["id"], c.ID) {
 		return containertypes.Summary{}, false
 	}
-	if f.Has("name") && !matchSubstring(f["name"], c.ShortName()) {
+	if f.Has("name") && !matchRegexp(f["name"], c.ShortName(), c.Name) {
 		return containertypes.Summary{}, false
 	}
 	if f.Has("exited") {
@@ -166,10 +167,17 @@ func matchPrefix(vals []string, id string) bool {
 	return false
 }
 
-func matchSubstring(vals []string, name string) bool {
-	for _, v := range vals {
-		if strings.Contains(name, strings.TrimPrefix(v, "/")) {
-			return true
+// matchRegexp is Docker's filters.Match: a value matches a pattern it
+// equals or a regular expression that finds it anywhere ("web" finds
+// "my-web-1", "^web$" only "web"); a pattern that does not compile
+// matches only exactly. Any of the values may match.
+func matchRegexp(pats []string, values ...string) bool {
+	for _, p := range pats {
+		re, err := regexp.Compile(p)
+		for _, v := range values {
+			if v == p || err == nil && re.MatchString(v) {
+				return true
+			}
 		}
 	}
 	return false

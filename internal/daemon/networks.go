@@ -93,7 +93,7 @@ func (d *Daemon) NetworkList(ctx context.Context, f httputils.Filters) ([]networ
 		if !f.Match("driver", n.Driver) || !f.Match("scope", n.Scope) || !f.MatchLabels("label", n.Labels) {
 			continue
 		}
-		if f.Has("name") && !matchSubstring(f["name"], n.Name) || f.Has("id") && !matchPrefix(f["id"], n.ID) {
+		if f.Has("name") && !matchRegexp(f["name"], n.Name) || f.Has("id") && !matchRegexp(f["id"], n.ID) {
 			continue
 		}
 		typ := "custom"

@@ -66,14 +66,8 @@ func danglingFilter(f httputils.Filters) (*bool, error) {
 }
 
 func matchVolume(f httputils.Filters, r vol.Record, dangling *bool, used bool) bool {
-	if names := f["name"]; len(names) > 0 {
-		ok := false
-		for _, n := range names {
-			ok = ok || strings.Contains(r.Name, n)
-		}
-		if !ok {
-			return false
-		}
+	if names := f["name"]; len(names) > 0 && !matchRegexp(names, r.Name) {
+		return false
 	}
 	if !f.Match("driver", vol.DriverName) || !f.MatchLabels("label", r.Labels) {
 		return false

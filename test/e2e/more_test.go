@@ -262,3 +262,28 @@ func TestSystemCommands(t *testing.T) {
 	ev := okOn(t, d, "events", "--since", since, "--until", until, "--filter", "type=image", "--filter", "event=tag", "--filter", "event=untag", "--format", "{{.Type}} {{.Action}}")
 	assert.Equal(t, ev, "image tag\nimage untag")
 }
+
+// TestNameFiltersAreRegexps: name filters of ps, network ls and volume ls
+// are Docker's: regular expressions found anywhere in the name (a
+// container's with or without its "/"); network ls's id filter too.
+func TestNameFiltersAreRegexps(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	rmOnCleanup(t, "tn-rx-web1")
+	okOn(t, d, "create", "--name", "tn-rx-web1", "busybox", "true")
+	for _, p := range []string{"^tn-rx-web", "^/tn-rx-web1$", "rx-w.b"} {
+		assert.Equal(t, okOn(t, d, "ps", "-a", "--filter", "name="+p, "--format", "{{.Names}}"), "tn-rx-web1", p)
+	}
+	assert.Equal(t, okOn(t, d, "ps", "-a", "--filter", "name=^rx", "--format", "{{.Names}}"), "")
+
+	newNetwork(t, d, "tn-rx-net")
+	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "name=^tn-rx-net$", "--format", "{{.Name}}"), "tn-rx-net")
+	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "name=^rx", "--format", "{{.Name}}"), "")
+	id := okOn(t, d, "network", "inspect", "-f", "{{.Id}}", "tn-rx-net")
+	assert.Equal(t, okOn(t, d, "network", "ls", "--filter", "id="+id[3:9], "--format", "{{.Name}}"), "tn-rx-net")
+
+	okOn(t, d, "volume", "create", "tn-rx-vol1")
+	t.Cleanup(func() { dockerIn(t, d, nil, "volume", "rm", "tn-rx-vol1") })
+	assert.Equal(t, okOn(t, d, "volume", "ls", "--filter", "name=^tn-rx-v.l", "--format", "{{.Name}}"), "tn-rx-vol1")
+	assert.Equal(t, okOn(t, d, "volume", "ls", "--filter", "name=^rx", "--format", "{{.Name}}"), "")
+}
