@@ -260,12 +260,21 @@ func TestImageLifecycle(t *testing.T) {
 	assert.DeepEqual(t, ids(list(t, c, make(client.Filters).Add("before", "other:1"))), []string{id})
 	_, err = c.ImageList(ctx(t), client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "maybe")})
 	assert.Check(t, cerrdefs.IsInvalidArgument(err), "%v", err)
+	// an image found by a reference shows only the names that matched,
+	// as Docker lists it
 	for _, s := range list(t, c, make(client.Filters).Add("reference", "busybox")) {
-		assert.DeepEqual(t, s.RepoTags, []string{remote, "busybox:latest"})
-		assert.Check(t, is.Contains(s.RepoDigests, byDigest))
+		assert.DeepEqual(t, s.RepoTags, []string{"busybox:latest"})
+		assert.DeepEqual(t, s.RepoDigests, []string{})
 		assert.Equal(t, s.Containers, int64(0))
 		assert.Assert(t, s.Size > 0)
 	}
+	repo, _, _ := strings.Cut(byDigest, "@")
+	for _, s := range list(t, c, make(client.Filters).Add("reference", repo)) {
+		assert.DeepEqual(t, s.RepoTags, []string{remote})
+		assert.DeepEqual(t, s.RepoDigests, []string{byDigest})
+	}
+	all := list(t, c, nil)
+	assert.DeepEqual(t, all[len(all)-1].RepoTags, []string{remote, "busybox:latest"})
 
 	// Prune takes the dangling image only; with dangling=false, every
 	// image no container uses.
