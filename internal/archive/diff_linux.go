@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,11 @@ import (
 // trusted.overlay.opaque=y is followed by a ".wh..wh..opq" entry. The
 // changes come in the order of the tar, with absolute paths.
 //
+// The runtime's mountpoints (ContainerMountpoints) are no changes where
+// it made them: an empty file or directory that no lower layer has, and a
+// directory it copied up only to hold them (nothing else in it, the lower
+// layer's owner and mode).
+//
 // Overlayfs must be mounted with redirect_dir=off and metacopy=off (the
 // defaults): a renamed directory or a metadata-only copy-up cannot be
 // expressed in a layer, and WriteDiff refuses an upper directory that has
@@ -41,9 +47,13 @@ func WriteDiff(ctx context.Context, w io.Writer, upper string, lower []string) (
 		return nil, fmt.Errorf("archive: diff: %w", err)
 	}
 	defer root.Close()
+	skip := runtimeMade(root, lower)
 	tw := newTarWriter(w, root)
 	var changes []Change
 	err = walk(ctx, root, ".", "", func(rel, name string, fi os.FileInfo) (bool, error) {
+		if skip[name] {
+			return false, nil
+		}
 		if isOverlayWhiteout(fi) {
 			hdr := &tar.Header{
 				Typeflag: tar.TypeReg,
@@ -135,6 +145,80 @@ func isOverlayWhiteout(fi os.FileInfo) bool {
 
 // inLower reports whether the merged view of the lower layers (topmost
 // first, with overlay whiteouts and opaque directories) has the path rel.
+// ContainerMountpoints are the paths the runtime makes in a container's
+// writable layer, when the image lacks them, only to mount over them: the
+// daemon's /etc/hostname, /etc/hosts and /etc/resolv.conf, and /dev,
+// /proc and /sys. Nothing a container writes ends up in them (they are
+// mounted over while it runs), so they are not its changes; Docker keeps
+// them in a separate init layer under the writable one.
+var ContainerMountpoints = []string{"dev", "etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "sys"}
+
+// runtimeMade finds the mountpoints in upper that the runtime made (see
+// WriteDiff), and the directories it copied up only for them.
+func runtimeMade(root *os.Root, lower []string) map[string]bool {
+	skip := map[string]bool{}
+	for _, m := range ContainerMountpoints {
+		fi, err := root.Lstat(m)
+		if err != nil || inLower(lower, m) {
+			continue
+		}
+		switch {
+		case fi.Mode().IsRegular() && fi.Size() == 0:
+			skip[m] = true
+		case fi.IsDir():
+			if names, err := readDirNames(root, m); err == nil && len(names) == 0 {
+				skip[m] = true
+			}
+		}
+	}
+	for _, m := range ContainerMountpoints {
+		dir := path.Dir(m)
+		if !skip[m] || dir == "." || skip[dir] {
+			continue
+		}
+		names, err := readDirNames(root, dir)
+		if err != nil || slices.ContainsFunc(names, func(n string) bool { return !skip[path.Join(dir, n)] }) {
+			continue
+		}
+		if sameAsLower(root, lower, dir) {
+			skip[dir] = true
+		}
+	}
+	return skip
+}
+
+func readDirNames(root *os.Root, dir string) ([]string, error) {
+	d, err := root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
+// sameAsLower reports whether directory dir of upper is a plain copy-up
+// of the topmost lower layer's: no overlay attribute of its own (opaque),
+// the same owner and mode.
+func sameAsLower(root *os.Root, lower []string, dir string) bool {
+	up, err := root.Lstat(dir)
+	if err != nil || !up.IsDir() {
+		return false
+	}
+	if v, _ := getXattr(filepath.Join(root.Name(), dir), overlayOpaqueXattr); string(v) == "y" {
+		return false
+	}
+	for _, l := range lower {
+		fi, err := os.Lstat(filepath.Join(l, dir))
+		if err != nil {
+			continue
+		}
+		a, okA := up.Sys().(*syscall.Stat_t)
+		b, okB := fi.Sys().(*syscall.Stat_t)
+		return fi.IsDir() && fi.Mode() == up.Mode() && okA && okB && a.Uid == b.Uid && a.Gid == b.Gid
+	}
+	return false
+}
+
 func inLower(lower []string, rel string) bool {
 	parts := strings.Split(rel, "/")
 	for _, layer := range lower {

@@ -185,3 +185,54 @@ func TestWriteDiffPlain(t *testing.T) {
 	_, err = WriteDiff(t.Context(), &buf, filepath.Join(upper, "missing"), nil)
 	assert.Check(t, errors.Is(err, os.ErrNotExist), "%v", err)
 }
+
+// TestWriteDiffLeavesOutMountpoints: what the runtime makes only to mount
+// over (empty /etc/hosts and friends, /proc, and an /etc copied up for
+// them alone) is no change; the same paths are changes where a lower
+// layer has them or they hold something, and /etc is one when something
+// else in it changed.
+func TestWriteDiffLeavesOutMountpoints(t *testing.T) {
+	diff := func(t *testing.T, lower, upper string) string {
+		t.Helper()
+		var buf bytes.Buffer
+		changes, err := WriteDiff(t.Context(), &buf, upper, []string{lower})
+		assert.NilError(t, err)
+		return fmt.Sprint(changes)
+	}
+	mk := func(t *testing.T, extra ...string) (lower, upper string) {
+		t.Helper()
+		lower, upper = t.TempDir(), t.TempDir()
+		for _, d := range []string{lower, upper} {
+			assert.NilError(t, os.Mkdir(filepath.Join(d, "etc"), 0o755))
+		}
+		assert.NilError(t, os.WriteFile(filepath.Join(lower, "etc", "passwd"), []byte("root\n"), 0o644))
+		for _, f := range []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"} {
+			assert.NilError(t, os.WriteFile(filepath.Join(upper, f), nil, 0o644))
+		}
+		assert.NilError(t, os.Mkdir(filepath.Join(upper, "proc"), 0o755))
+		assert.NilError(t, os.WriteFile(filepath.Join(upper, "f"), []byte("x"), 0o644))
+		for _, f := range extra {
+			assert.NilError(t, os.WriteFile(filepath.Join(upper, f), []byte("x"), 0o644))
+		}
+		return lower, upper
+	}
+	t.Run("mountpoints only", func(t *testing.T) {
+		lower, upper := mk(t)
+		assert.Equal(t, diff(t, lower, upper), "[{A /f}]")
+	})
+	t.Run("something else in etc", func(t *testing.T) {
+		lower, upper := mk(t, "etc/motd")
+		assert.Equal(t, diff(t, lower, upper), "[{C /etc} {A /etc/motd} {A /f}]")
+	})
+	t.Run("etc with its own mode", func(t *testing.T) {
+		lower, upper := mk(t)
+		assert.NilError(t, os.Chmod(filepath.Join(upper, "etc"), 0o700))
+		assert.Equal(t, diff(t, lower, upper), "[{C /etc} {A /f}]")
+	})
+	t.Run("in a lower layer or not empty", func(t *testing.T) {
+		lower, upper := mk(t)
+		assert.NilError(t, os.WriteFile(filepath.Join(lower, "etc", "hosts"), []byte("127.0.0.1 localhost\n"), 0o644))
+		assert.NilError(t, os.WriteFile(filepath.Join(upper, "etc", "hostname"), []byte("h\n"), 0o644))
+		assert.Equal(t, diff(t, lower, upper), "[{C /etc} {A /etc/hostname} {C /etc/hosts} {A /f}]")
+	})
+}
