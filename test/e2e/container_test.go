@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,6 +47,26 @@ func TestImageListReference(t *testing.T) {
 	assert.Equal(t, ok(t, append([]string{"images", "--filter", "reference=tn-ref/*:1", "--filter", "reference=tn-refother"}, format...)...), "tn-ref/a:1\ntn-refother:1")
 	assert.Equal(t, ok(t, append([]string{"images", "--filter", "reference=tn-refother"}, format...)...), "tn-refother:1")
 	assert.Equal(t, len(strings.Fields(ok(t, "images", "-q", "tn-refother"))), 1)
+}
+
+// TestLayerSizes: a layer's size is what Docker counts (file bytes, not
+// blocks; directories nothing), and a RUN or commit layer has none of the
+// runtime's mountpoints.
+func TestLayerSizes(t *testing.T) {
+	testutil.RequiresRoot(t)
+	rmOnCleanup(t, "tn-sizes")
+	ok(t, "run", "--name", "tn-sizes", "busybox", "sh", "-c", "echo hi > /f")
+	ok(t, "commit", "tn-sizes", "tn-sizes:1")
+	t.Cleanup(func() { docker(t, "rmi", "tn-sizes:1") })
+	assert.Equal(t, strings.Split(ok(t, "history", "--format", "{{.Size}}", "tn-sizes:1"), "\n")[0], "3B")
+	dir := t.TempDir()
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nRUN true\n"), 0o644))
+	r := dockerCmd(shared, "build", "--no-cache", "-q", "-t", "tn-sizes:2", dir)
+	r.Env = append(r.Env, "DOCKER_BUILDKIT=0")
+	out, err := r.CombinedOutput()
+	assert.NilError(t, err, string(out))
+	t.Cleanup(func() { docker(t, "rmi", "tn-sizes:2") })
+	assert.Equal(t, strings.Split(ok(t, "history", "--format", "{{.Size}}", "tn-sizes:2"), "\n")[0], "0B")
 }
 
 // TestEngineID: info's ID is a UUID of the daemon's own, the same after a

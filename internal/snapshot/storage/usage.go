@@ -13,8 +13,10 @@ import (
 	"github.com/berth-project/berth/internal/snapshot"
 )
 
-// DiskUsage measures the tree at dir: inodes (hardlinks once) and
-// allocated bytes.
+// DiskUsage measures the tree at dir: inodes (hardlinks once) and the
+// bytes of what is not a directory (hardlinks once), the size Docker
+// gives layers, images and containers (a layer of only directories, or
+// nothing, is 0 B), not the blocks allocated.
 func DiskUsage(ctx context.Context, dir string) (snapshot.Usage, error) {
 	var u snapshot.Usage
 	type inode struct{ dev, ino uint64 }
@@ -40,7 +42,9 @@ func DiskUsage(ctx context.Context, dir string) (snapshot.Usage, error) {
 		}
 		seen[in] = true
 		u.Inodes++
-		u.Size += int64(st.Blocks) * 512
+		if !d.IsDir() {
+			u.Size += st.Size
+		}
 		return nil
 	})
 	if err != nil {
