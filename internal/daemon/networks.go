@@ -87,6 +87,11 @@ func (d *Daemon) bridgeInspect(n bnet.Network) network.Inspect {
 
 // NetworkList lists the networks.
 func (d *Daemon) NetworkList(ctx context.Context, f httputils.Filters) ([]network.Summary, error) {
+	for _, v := range f["type"] {
+		if v != "custom" && v != "builtin" {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter: 'type'='%s'", v))
+		}
+	}
 	out := []network.Summary{}
 	for _, in := range d.networkSummaries() {
 		n := in.Network
@@ -142,12 +147,14 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req *network.CreateRequest) 
 	if req.Name == "" {
 		return network.CreateResponse{}, errdefs.ErrInvalidArgument.WithMessage("invalid name: name is empty")
 	}
-	for _, p := range append(predefinedNetworks, struct{ name, driver string }{"bridge", "bridge"}) {
-		if req.Name == p.name {
-			return network.CreateResponse{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network with name %s already exists", req.Name))
-		}
+	switch req.Name {
+	case "bridge", "host", "none", "default":
+		// moby's text, trailing space included
+		return network.CreateResponse{}, errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("operation is not permitted on predefined %s network ", req.Name))
 	}
 	switch req.Driver {
+	case "host", "null":
+		return network.CreateResponse{}, errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("only one instance of %q network is allowed", req.Driver))
 	case "", "bridge":
 	case "macvlan", "ipvlan", "overlay":
 		return network.CreateResponse{}, errdefs.ErrNotImplemented.WithMessage(fmt.Sprintf("the %s network driver is not implemented in berth yet", req.Driver))
@@ -236,6 +243,12 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req *network.Co
 	c, err := d.store.Get(req.Container)
 	if err != nil {
 		return err
+	}
+	switch ref {
+	case "host":
+		return errdefs.ErrInvalidArgument.WithMessage("container cannot be disconnected from host network or connected to host network")
+	case "none":
+		return errdefs.ErrInvalidArgument.WithMessage("container cannot be connected to multiple networks with one of the networks in private (none) mode")
 	}
 	n, err := d.net.Get(ref)
 	if err != nil {
