@@ -15,6 +15,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -222,6 +223,25 @@ func portMappings(hc *containertypes.HostConfig, cfg *containertypes.Config) ([]
 		}
 	}
 	return out, nil
+}
+
+// publishNetworkEvents tells the event stream which networks c joins
+// (connect, when it starts) or leaves (disconnect, when its run is
+// cleaned up), as Docker does for every start and stop: its networks,
+// or host or none. The caller holds c.Mu.
+func (d *Daemon) publishNetworkEvents(c *ctr.Container, action events.Action) {
+	m := c.HostConfig.NetworkMode
+	switch {
+	case m.IsContainer():
+	case m.IsHost():
+		d.events.Publish("network", action, networkID("host"), map[string]string{"container": c.ID, "name": "host", "type": "host"})
+	case m.IsNone():
+		d.events.Publish("network", action, networkID("none"), map[string]string{"container": c.ID, "name": "none", "type": "null"})
+	default:
+		for _, a := range d.net.Endpoints(c.ID) {
+			d.events.Publish("network", action, a.Network.ID, map[string]string{"container": c.ID, "name": a.Network.Name, "type": "bridge"})
+		}
+	}
 }
 
 // netSetup is a container's network namespace while its start wires it.

@@ -111,6 +111,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err != nil {
 		return err
 	}
+	d.publishNetworkEvents(c, events.ActionConnect)
 	defer ns.close() // before the deferred cleanup above
 	// The image's defaults were merged into c.Config at create: the spec
 	// needs nothing more from the image store.
@@ -320,6 +321,7 @@ func (d *Daemon) cleanupRun(c *ctr.Container) {
 		return
 	}
 	d.stopHealthcheck(c)
+	d.publishNetworkEvents(c, events.ActionDisconnect)
 	d.net.Stop(c.ID)
 	// The runtime removes the cgroup it recorded; one it never recorded (a
 	// create killed before it saved its state) is removed by its path.

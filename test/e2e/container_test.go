@@ -288,6 +288,9 @@ func TestEvents(t *testing.T) {
 	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
 	out := ok(t, "events", "--since", since, "--until", until, "--filter", "container=ev", "--format", "{{.Action}}")
 	assert.Equal(t, out, "create\nattach\nstart\ndie\ndestroy")
+	// the run joined and left its network, as Docker says
+	out = ok(t, "events", "--since", since, "--until", until, "--filter", "type=network", "--filter", "network=bridge", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	assert.Assert(t, is.Contains(out, "connect bridge\ndisconnect bridge"), out)
 }
 
 func TestRemoveDeletesEverything(t *testing.T) {
