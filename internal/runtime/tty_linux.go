@@ -15,8 +15,16 @@ import (
 // back to the runtime, which passes it on through the console socket; the
 // slave becomes the process's controlling terminal and stdio, and for the
 // container's first process also /dev/console.
+//
+// Without a terminal the process still gets a session (and process group)
+// of its own, as runc gives it. Otherwise it would share the runtime's,
+// which is the monitor's for every container: kill(0, sig) or a
+// process-group signal in one container would reach the others.
 func setupTerminal(sock syncSocket, p *specs.Process, devConsole bool) error {
 	if !p.Terminal {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
 		return nil
 	}
 	master, slavePath, err := console.NewPty()

@@ -53,6 +53,8 @@ func TestExec(t *testing.T) {
 		{name: "env", args: []string{"-e", "FOO=bar", "-e", "FROM_SPEC=override", id, "sh", "-c", `echo "$FOO $FROM_SPEC"`}, wantOut: "bar override\n"},
 		{name: "spec env", args: []string{id, "sh", "-c", `echo "$FROM_SPEC"`}, wantOut: "spec\n"},
 		{name: "cwd", args: []string{"--cwd", "/tmp", id, "pwd"}, wantOut: "/tmp\n"},
+		// a session and process group of its own (pid = pgrp = session)
+		{name: "own session", args: []string{id, "sh", "-c", `read -r pid c s pp pg sid x < /proc/self/stat; [ "$pid" = "$pg" ] && [ "$pid" = "$sid" ] && echo own`}, wantOut: "own\n"},
 		{name: "user", args: []string{"-u", "1000:1000", id, "sh", "-c", "id -u; id -g; echo $HOME"}, wantOut: "1000\n1000\n/home/user\n"},
 		{name: "user not in passwd", args: []string{"-u", "4242:4242", id, "sh", "-c", "id -u; echo $HOME"}, wantOut: "4242\n/\n"},
 		{name: "additional gids", args: []string{"-u", "1000:1000", "-g", "5", id, "grep", "Groups", "/proc/self/status"}, wantOut: "Groups:\t5 \n"},

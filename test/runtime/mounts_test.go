@@ -465,3 +465,14 @@ func addCap(s *specs.Spec, c string) {
 	p.Effective = append(p.Effective, c)
 	p.Permitted = append(p.Permitted, c)
 }
+
+// TestOwnSession: without a terminal the container's first process still
+// leads a session and process group of its own, as with runc. Before, it
+// shared the runtime's (for the daemon, the monitor's, and so every
+// container's): kill(0, sig) in one container reached the others.
+func TestOwnSession(t *testing.T) {
+	r := newRT(t)
+	res := r.run(sh(t, `read -r pid c s pp pg sid x < /proc/self/stat; echo "$pid $pg $sid"`))
+	assert.Equal(t, res.code, 0, res)
+	assert.Equal(t, res.stdout, "1 1 1\n")
+}

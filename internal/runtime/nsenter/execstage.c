@@ -676,6 +676,8 @@ void berth_exec_stage(int syncfd)
 
 	if (pl.terminal)
 		setup_terminal(&pl);
+	else if (setsid() < 0) /* a session of its own, as setupTerminal says */
+		fail("setsid: %s", errstr(errno));
 	set_rlimits(&pl);
 	if (pl.has_personality && syscall(SYS_personality, (unsigned long)pl.personality) < 0)
 		fail("personality %s: %s", pl.personality_name, errstr(errno));
