@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,9 +15,11 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/docker/go-units"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"golang.org/x/sys/unix"
 
 	ctr "github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/monitor"
@@ -43,6 +46,24 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	}
 	c.ManuallyStopped = false
 	return d.start(ctx, c)
+}
+
+// makeWorkingDir makes the container's working directory in its root
+// filesystem when the image lacks it, owned by root with mode 0755, as
+// Docker does (-w or the image's WORKDIR need not exist). Symlinks are
+// resolved inside the root, never on the host.
+func makeWorkingDir(rootfs, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	err := pathrs.MkdirAll(rootfs, dir, 0o755)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EEXIST) {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Cannot mkdir: %s is not a directory", dir))
+	}
+	return fmt.Errorf("make the working directory %s: %w", dir, err)
 }
 
 // start runs c. The caller holds c.Mu. A failed start leaves c exited with
@@ -98,6 +119,9 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		if err := snapshot.MountAll(mounts, c.Rootfs); err != nil {
 			return fmt.Errorf("mount the container's filesystem: %w", err)
 		}
+	}
+	if err := makeWorkingDir(c.Rootfs, c.Config.WorkingDir); err != nil {
+		return err
 	}
 	userMounts, err := d.setupMounts(c)
 	if err != nil {

@@ -287,3 +287,18 @@ func TestNameFiltersAreRegexps(t *testing.T) {
 	assert.Equal(t, okOn(t, d, "volume", "ls", "--filter", "name=^tn-rx-v.l", "--format", "{{.Name}}"), "tn-rx-vol1")
 	assert.Equal(t, okOn(t, d, "volume", "ls", "--filter", "name=^rx", "--format", "{{.Name}}"), "")
 }
+
+// TestWorkingDirIsMade: a working directory the image lacks is made (root,
+// 0755), for -w and for an image's WORKDIR, as Docker does; a file in its
+// place is Docker's error.
+func TestWorkingDirIsMade(t *testing.T) {
+	testutil.RequiresRoot(t)
+	assert.Equal(t, ok(t, "run", "--rm", "-w", "/a/b/c", "busybox", "sh", "-c", "pwd; stat -c '%U %a' ."), "/a/b/c\nroot 755")
+	assert.Equal(t, ok(t, "run", "--rm", "-u", "nobody", "-w", "/newdir", "busybox", "pwd"), "/newdir")
+	rmOnCleanup(t, "tn-wd")
+	ok(t, "create", "--name", "tn-wd", "busybox", "true")
+	ok(t, "commit", "-c", "WORKDIR /from/image", "tn-wd", "tn-wd:1")
+	t.Cleanup(func() { docker(t, "rmi", "tn-wd:1") })
+	assert.Equal(t, ok(t, "run", "--rm", "tn-wd:1", "pwd"), "/from/image")
+	fails(t, 125, "Cannot mkdir: /etc/passwd is not a directory", "run", "--rm", "-w", "/etc/passwd", "busybox", "pwd")
+}
