@@ -59,11 +59,22 @@ func (d *Daemon) ContainerExport(ctx context.Context, ref string, w io.Writer) e
 	})
 }
 
-// withRootfs mounts a stopped container's filesystem for fn.
+// withRootfs mounts a stopped container's filesystem for fn. Its last
+// run mounted it volatile (see volatile), and overlayfs refuses a plain
+// mount of a work directory that keeps the marker of one: mount it the
+// same way, or plainly where the kernel has no such option.
 func (d *Daemon) withRootfs(ctx context.Context, c *ctr.Container, fn func(root string) error) error {
 	mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID)
 	if err != nil {
 		return err
 	}
-	return snapshot.WithTempMount(ctx, mounts, fn)
+	mounted := false
+	err = snapshot.WithTempMount(ctx, volatile(mounts), func(root string) error {
+		mounted = true
+		return fn(root)
+	})
+	if err != nil && !mounted {
+		return snapshot.WithTempMount(ctx, mounts, fn)
+	}
+	return err
 }

@@ -216,6 +216,11 @@ func TestLifecycle(t *testing.T) {
 	assert.NilError(t, err)
 	names := strings.Join(tarEntries(t, out), "\n")
 	assert.Assert(t, is.Contains(names, "newfile"))
+	// and once it has stopped (its last run mounted the layer volatile)
+	ok(t, "stop", "-t", "0", "life")
+	out, err = dockerCmd(shared, "export", "life").Output()
+	assert.NilError(t, err)
+	assert.Assert(t, is.Contains(strings.Join(tarEntries(t, out), "\n"), "newfile"))
 	ok(t, "rm", "-f", "life")
 	fails(t, 1, "No such container", "inspect", "--type", "container", "life")
 }
