@@ -77,6 +77,10 @@ type Container struct {
 	// CleanedUp is set once what a run leaves (runtime state, cgroup,
 	// rootfs mount) is gone; a daemon that starts does not trust it.
 	CleanedUp bool `json:"-"`
+	// Restarting is set while restart stops the container: that exit
+	// does not remove an --rm container (as with Docker, restart keeps
+	// it).
+	RestartInProgress bool `json:"-"`
 	// Spec is the OCI spec of the current run, kept for exec; nil after a
 	// daemon restart (the runtime has it on disk).
 	Spec *specs.Spec `json:"-"`

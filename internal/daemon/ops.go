@@ -221,11 +221,16 @@ func (d *Daemon) ContainerRestart(ctx context.Context, ref, sig string, timeout 
 	if err != nil {
 		return err
 	}
-	if err := d.stopContainer(ctx, c, sig, timeout); err != nil && !errdefs.IsNotModified(err) {
-		return err
-	}
+	c.Mu.Lock()
+	c.RestartInProgress = true
+	c.Mu.Unlock()
+	err = d.stopContainer(ctx, c, sig, timeout)
 	c.Mu.Lock()
 	defer c.Mu.Unlock()
+	c.RestartInProgress = false
+	if err != nil && !errdefs.IsNotModified(err) {
+		return err
+	}
 	if c.IsRunning() {
 		return nil // restarted by its policy meanwhile
 	}

@@ -325,7 +325,7 @@ func (d *Daemon) containerExited(id string, code int, at time.Time) {
 	d.mon.Forget(id)
 	d.log.Debug("exit: recorded", "id", id, "elapsed", time.Since(t0))
 	d.publish(c, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(code)})
-	autoRemove := c.HostConfig.AutoRemove && !restart
+	autoRemove := c.HostConfig.AutoRemove && !restart && !c.RestartInProgress
 	c.Mu.Unlock()
 	d.notifyExit(c, code, autoRemove)
 	switch {

@@ -240,6 +240,20 @@ func TestAutoRemoveAndPrune(t *testing.T) {
 	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Status}}", "prune2"), "exited")
 }
 
+// TestRestartKeepsAutoRemove: docker restart of an --rm container
+// restarts it, as Docker does; the stop after that removes it.
+func TestRestartKeepsAutoRemove(t *testing.T) {
+	testutil.RequiresRoot(t)
+	rmOnCleanup(t, "tn-rmrestart")
+	ok(t, "run", "-d", "--rm", "--name", "tn-rmrestart", "busybox", "sleep", "100")
+	assert.Equal(t, ok(t, "restart", "-t", "0", "tn-rmrestart"), "tn-rmrestart")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Running}}", "tn-rmrestart"), "true")
+	ok(t, "stop", "-t", "0", "tn-rmrestart")
+	eventually(t, "the --rm container to go", func() bool {
+		return docker(t, "inspect", "tn-rmrestart").Code != 0
+	})
+}
+
 func TestRestartPolicy(t *testing.T) {
 	testutil.RequiresRoot(t)
 	ok(t, "run", "-d", "--name", "onfail", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1")
