@@ -309,7 +309,12 @@ func (d *Daemon) containerExited(id string, code int, at time.Time) {
 		return
 	}
 	t0 := time.Now()
+	oom, err := d.rt.OOMKilled(c.ID)
+	if err != nil {
+		d.log.Debug("exit: oom kill count", "id", id, "err", err)
+	}
 	d.cleanupRun(c)
+	c.State.OOMKilled = oom
 	c.State.Status = ctr.Exited
 	c.State.Pid = 0
 	c.State.ExitCode = code

@@ -262,6 +262,22 @@ func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
 	return cg.Stats()
 }
 
+// OOMKilled reports whether the kernel's OOM killer killed a process of
+// the container during its run: its cgroup counts them until Delete
+// removes it, so ask after the exit and before Delete.
+func (r *Runtime) OOMKilled(id string) (bool, error) {
+	st, err := r.Load(id)
+	if err != nil {
+		return false, err
+	}
+	cg, err := st.cgroup()
+	if err != nil {
+		return false, err
+	}
+	n, err := cg.OOMKillCount()
+	return n > 0, err
+}
+
 func (r *Runtime) loadRunning(id string) (*State, *cgroup.Manager, error) {
 	st, err := r.Load(id)
 	if err != nil {

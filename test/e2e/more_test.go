@@ -302,3 +302,15 @@ func TestWorkingDirIsMade(t *testing.T) {
 	assert.Equal(t, ok(t, "run", "--rm", "tn-wd:1", "pwd"), "/from/image")
 	fails(t, 125, "Cannot mkdir: /etc/passwd is not a directory", "run", "--rm", "-w", "/etc/passwd", "busybox", "pwd")
 }
+
+// TestOOMKilled: a container whose process the kernel's OOM killer ended
+// says so in State.OOMKilled; one that was not, does not.
+func TestOOMKilled(t *testing.T) {
+	testutil.RequiresRoot(t)
+	rmOnCleanup(t, "tn-oom", "tn-nooom")
+	r := docker(t, "run", "--name", "tn-oom", "-m", "6m", "--memory-swap", "6m", "busybox", "sh", "-c", `x=$(head -c 50000000 /dev/zero | tr "\0" a)`)
+	assert.Equal(t, r.Code, 137, r.String())
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.OOMKilled}}", "tn-oom"), "true")
+	ok(t, "run", "--name", "tn-nooom", "-m", "64m", "busybox", "true")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.OOMKilled}}", "tn-nooom"), "false")
+}
