@@ -251,8 +251,13 @@ func (d *Daemon) ContainerLogsCheck(ctx context.Context, ref string) (bool, erro
 	}
 	c.Mu.Lock()
 	defer c.Mu.Unlock()
+	if c.HostConfig.LogConfig.Type == "none" {
+		return false, errLogsNone
+	}
 	return c.Config.Tty, nil
 }
+
+var errLogsNone = errdefs.ErrInvalidArgument.WithMessage("configured logging driver does not support reading")
 
 // ContainerLogs writes the container's log to w: raw for a TTY container,
 // multiplexed frames otherwise; following ends when the container exits.
@@ -262,6 +267,10 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, cfg *router.Logs
 		return false, err
 	}
 	c.Mu.Lock()
+	if c.HostConfig.LogConfig.Type == "none" {
+		c.Mu.Unlock()
+		return false, errLogsNone
+	}
 	tty, path, running := c.Config.Tty, c.LogPath, c.IsRunning()
 	var done chan struct{}
 	if cfg.Follow {

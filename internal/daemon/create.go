@@ -11,19 +11,56 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/go-units"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/sys/signal"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	ctr "github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/oci"
 )
+
+// jsonFileOpts are the json-file driver's options, as Docker has them.
+var jsonFileOpts = []string{"max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag"}
+
+// checkLogConfig fills in the log driver (json-file, the only one berth
+// writes, and none) and checks its options, with Docker's messages.
+func checkLogConfig(lc *containertypes.LogConfig) error {
+	if lc.Type == "" {
+		lc.Type = "json-file"
+	}
+	switch lc.Type {
+	case "none":
+		return nil
+	case "json-file":
+	default:
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("logger: no log driver named '%s' is registered", lc.Type))
+	}
+	for k, v := range lc.Config {
+		if !slices.Contains(jsonFileOpts, k) {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown log opt '%s' for json-file log driver", k))
+		}
+		switch k {
+		case "max-size":
+			if _, err := units.RAMInBytes(v); err != nil {
+				return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+			}
+		case "max-file":
+			if n, err := strconv.Atoi(v); err != nil || n < 1 {
+				return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("max-file must be a positive number: %q", v))
+			}
+		}
+	}
+	return nil
+}
 
 // ContainerCreate makes a container: its record, its writable layer on
 // the image and its hosts files. Nothing runs until start. On failure
@@ -41,6 +78,14 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	}
 	if err := d.checkNetworkMode(hc, req.NetworkingConfig); err != nil {
 		return resp, err
+	}
+	if err := checkLogConfig(&hc.LogConfig); err != nil {
+		return resp, err
+	}
+	if cfg.StopSignal != "" {
+		if _, err := signal.ParseSignal(cfg.StopSignal); err != nil {
+			return resp, errdefs.ErrInvalidArgument.WithMessage("Invalid signal: " + cfg.StopSignal)
+		}
 	}
 	img, err := d.images.Get(ctx, cfg.Image)
 	if err != nil {
@@ -65,6 +110,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	c.Config = cfg
 	c.HostConfig = hc
 	c.Rootfs = filepath.Join(d.bundleDir(id), "rootfs")
+	if hc.LogConfig.Type == "none" {
+		c.LogPath = "" // no log: the monitor writes none, logs refuses
+	}
 	if len(cfg.Entrypoint) > 0 {
 		c.Path, c.Args = cfg.Entrypoint[0], append(append([]string{}, cfg.Entrypoint[1:]...), cfg.Cmd...)
 	} else {

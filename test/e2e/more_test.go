@@ -314,3 +314,23 @@ func TestOOMKilled(t *testing.T) {
 	ok(t, "run", "--name", "tn-nooom", "-m", "64m", "busybox", "true")
 	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.OOMKilled}}", "tn-nooom"), "false")
 }
+
+// TestLogDriverAndStopSignal: --log-driver none keeps no log (attached
+// output still arrives; logs refuses, as Docker's), json-file is what
+// inspect shows by default, and unknown drivers, options, sizes and stop
+// signals are refused at create with Docker's messages.
+func TestLogDriverAndStopSignal(t *testing.T) {
+	testutil.RequiresRoot(t)
+	rmOnCleanup(t, "tn-lognone", "tn-logjson")
+	assert.Equal(t, ok(t, "run", "--rm", "--log-driver", "none", "busybox", "echo", "attached"), "attached")
+	ok(t, "run", "--name", "tn-lognone", "--log-driver", "none", "busybox", "echo", "hi")
+	fails(t, 1, "configured logging driver does not support reading", "logs", "tn-lognone")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.LogPath}}|{{.HostConfig.LogConfig.Type}}", "tn-lognone"), "|none")
+	ok(t, "create", "--name", "tn-logjson", "busybox", "true")
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "tn-logjson"), "json-file")
+
+	fails(t, 125, "logger: no log driver named 'foo' is registered", "run", "--rm", "--log-driver", "foo", "busybox", "true")
+	fails(t, 125, "unknown log opt 'foo' for json-file log driver", "run", "--rm", "--log-opt", "foo=bar", "busybox", "true")
+	fails(t, 125, "invalid size: 'foo'", "run", "--rm", "--log-opt", "max-size=foo", "busybox", "true")
+	fails(t, 125, "Invalid signal: FOO", "run", "--rm", "--stop-signal", "FOO", "busybox", "true")
+}
