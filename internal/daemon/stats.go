@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,12 +43,25 @@ func (d *Daemon) ContainerTop(ctx context.Context, ref, psArgs string) (containe
 	if psArgs == "" {
 		psArgs = "-ef"
 	}
-	args := append(strings.Fields(psArgs), "-o", "pid")
-	out, err := exec.CommandContext(ctx, "ps", args...).Output()
+	// As moby does: ps restricted to the container's processes (-q), or,
+	// for options that do not go with -q (f, say), all of them, filtered
+	// here by the PID column.
+	args := strings.Fields(psArgs)
+	q := make([]string, len(pids))
+	for i, p := range pids {
+		q[i] = strconv.Itoa(p)
+	}
+	out, err := exec.CommandContext(ctx, "ps", append(args, "-q", strings.Join(q, ","))...).Output()
 	if err != nil {
-		// -o pid after the user's own columns may be refused; try without
-		out, err = exec.CommandContext(ctx, "ps", strings.Fields(psArgs)...).Output()
+		out, err = exec.CommandContext(ctx, "ps", args...).Output()
 		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				// the first line of ps's stderr says why
+				if line, _, _ := strings.Cut(string(ee.Stderr), "\n"); line != "" {
+					err = errors.New(line)
+				}
+			}
 			return resp, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("ps: %v", err))
 		}
 	}

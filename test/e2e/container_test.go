@@ -166,6 +166,10 @@ func TestLifecycle(t *testing.T) {
 
 	// top
 	assert.Assert(t, is.Contains(ok(t, "top", "life"), "sleep"))
+	// ps's own columns for BSD options, as with Docker (not PID alone)
+	assert.Assert(t, strings.HasPrefix(ok(t, "top", "life", "x"), "PID"), "top x")
+	assert.Assert(t, is.Contains(strings.Split(ok(t, "top", "life", "x"), "\n")[0], "COMMAND"))
+	fails(t, 1, `unknown user-defined format specifier "foo"`, "top", "life", "-o", "foo")
 
 	// pause, unpause
 	ok(t, "pause", "life")
