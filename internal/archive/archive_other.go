@@ -27,3 +27,8 @@ func WriteDiff(ctx context.Context, w io.Writer, upper string, lower []string) (
 func Tar(ctx context.Context, w io.Writer, dir string, opts TarOptions) error {
 	return fmt.Errorf("archive: tar: %w", errdefs.ErrNotImplemented)
 }
+
+// RemoveMountpoints is not implemented outside Linux.
+func RemoveMountpoints(upper string, lower []string) error {
+	return fmt.Errorf("archive: remove mountpoints: %w", errdefs.ErrNotImplemented)
+}

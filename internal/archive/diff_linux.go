@@ -151,7 +151,28 @@ func isOverlayWhiteout(fi os.FileInfo) bool {
 // /proc and /sys. Nothing a container writes ends up in them (they are
 // mounted over while it runs), so they are not its changes; Docker keeps
 // them in a separate init layer under the writable one.
-var ContainerMountpoints = []string{"dev", "etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "sys"}
+//
+// The daemon's /.dockerenv (empty) and /etc/mtab (a symlink to
+// /proc/mounts), which Docker's init layer also holds, count the same.
+var ContainerMountpoints = []string{".dockerenv", "dev", "etc/hostname", "etc/hosts", "etc/mtab", "etc/resolv.conf", "proc", "sys"}
+
+// RemoveMountpoints removes from upper, a container's writable layer that
+// no mount uses any more, what WriteDiff leaves out as the runtime's
+// mountpoints: the directory then holds exactly the layer WriteDiff
+// writes, and can become the layer's snapshot as it is.
+func RemoveMountpoints(upper string, lower []string) error {
+	root, err := os.OpenRoot(upper)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for p := range runtimeMade(root, lower) {
+		if err := root.RemoveAll(p); err != nil {
+			return fmt.Errorf("archive: remove %s: %w", p, err)
+		}
+	}
+	return nil
+}
 
 // runtimeMade finds the mountpoints in upper that the runtime made (see
 // WriteDiff), and the directories it copied up only for them.
@@ -165,6 +186,10 @@ func runtimeMade(root *os.Root, lower []string) map[string]bool {
 		switch {
 		case fi.Mode().IsRegular() && fi.Size() == 0:
 			skip[m] = true
+		case fi.Mode()&os.ModeSymlink != 0:
+			if target, err := root.Readlink(m); err == nil && m == "etc/mtab" && target == "/proc/mounts" {
+				skip[m] = true
+			}
 		case fi.IsDir():
 			if names, err := readDirNames(root, m); err == nil && len(names) == 0 {
 				skip[m] = true

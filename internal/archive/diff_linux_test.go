@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -210,6 +211,8 @@ func TestWriteDiffLeavesOutMountpoints(t *testing.T) {
 			assert.NilError(t, os.WriteFile(filepath.Join(upper, f), nil, 0o644))
 		}
 		assert.NilError(t, os.Mkdir(filepath.Join(upper, "proc"), 0o755))
+		assert.NilError(t, os.WriteFile(filepath.Join(upper, ".dockerenv"), nil, 0o755))
+		assert.NilError(t, os.Symlink("/proc/mounts", filepath.Join(upper, "etc", "mtab")))
 		assert.NilError(t, os.WriteFile(filepath.Join(upper, "f"), []byte("x"), 0o644))
 		for _, f := range extra {
 			assert.NilError(t, os.WriteFile(filepath.Join(upper, f), []byte("x"), 0o644))
@@ -219,6 +222,17 @@ func TestWriteDiffLeavesOutMountpoints(t *testing.T) {
 	t.Run("mountpoints only", func(t *testing.T) {
 		lower, upper := mk(t)
 		assert.Equal(t, diff(t, lower, upper), "[{A /f}]")
+	})
+	t.Run("removed", func(t *testing.T) {
+		lower, upper := mk(t, "etc/motd")
+		assert.NilError(t, RemoveMountpoints(upper, []string{lower}))
+		var left []string
+		assert.NilError(t, filepath.WalkDir(upper, func(p string, _ fs.DirEntry, err error) error {
+			rel, _ := filepath.Rel(upper, p)
+			left = append(left, rel)
+			return err
+		}))
+		assert.DeepEqual(t, left, []string{".", "etc", "etc/motd", "f"})
 	})
 	t.Run("something else in etc", func(t *testing.T) {
 		lower, upper := mk(t, "etc/motd")

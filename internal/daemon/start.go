@@ -66,6 +66,30 @@ func makeWorkingDir(rootfs, dir string) error {
 	return fmt.Errorf("make the working directory %s: %w", dir, err)
 }
 
+// makeDockerFiles makes what Docker's init layer gives every container
+// whose image lacks it: an empty /.dockerenv (which scripts test to know
+// they run in a container) and /etc/mtab, a symlink to /proc/mounts. Like
+// the runtime's mountpoints, they are no changes of the container (see
+// archive.ContainerMountpoints). os.Root keeps every path inside rootfs.
+func makeDockerFiles(rootfs string) error {
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if f, err := root.OpenFile(".dockerenv", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("make /.dockerenv: %w", err)
+	}
+	if fi, err := root.Lstat("etc"); err == nil && fi.IsDir() {
+		if err := root.Symlink("/proc/mounts", "etc/mtab"); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("make /etc/mtab: %w", err)
+		}
+	}
+	return nil
+}
+
 // start runs c. The caller holds c.Mu. A failed start leaves c exited with
 // the error, exit code 127 for a missing program and 126 for one that
 // cannot be run, as Docker records them, and nothing mounted.
@@ -121,6 +145,9 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		}
 	}
 	if err := makeWorkingDir(c.Rootfs, c.Config.WorkingDir); err != nil {
+		return err
+	}
+	if err := makeDockerFiles(c.Rootfs); err != nil {
 		return err
 	}
 	userMounts, err := d.setupMounts(c)

@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-project/berth/internal/archive"
 	"github.com/berth-project/berth/internal/metadata"
 	"github.com/berth-project/berth/internal/snapshot"
 )
@@ -107,7 +108,12 @@ func (s *Store) CommitStep(ctx context.Context, st BuildStep) (Image, error) {
 				// unpacking the blob again.
 				err = errdefs.ErrNotImplemented
 				if st.TakeSnapshot {
-					err = s.sn.Commit(ctx, chain.String(), st.Key, nil)
+					// without the runtime's mountpoints, which
+					// the layer leaves out too
+					err = archive.RemoveMountpoints(upper, lower)
+					if err == nil {
+						err = s.sn.Commit(ctx, chain.String(), st.Key, nil)
+					}
 				}
 				if err != nil && !errdefs.IsAlreadyExists(err) {
 					if err := s.applyLayer(ctx, layer, diffID, chain.String(), parent.ChainID.String(), nil); err != nil {

@@ -213,8 +213,10 @@ func TestLifecycle(t *testing.T) {
 	ok(t, "exec", "life", "sh", "-c", "echo x > /newfile; rm /bin/true")
 	diff := ok(t, "diff", "life")
 	// exactly: what the runtime made only to mount over (the image has no
-	// /etc/hosts, /etc/hostname or /etc/resolv.conf) is no change
+	// /etc/hosts, /etc/hostname or /etc/resolv.conf), /.dockerenv and
+	// /etc/mtab are no changes
 	assert.Equal(t, diff, "C /bin\nD /bin/true\nA /newfile")
+	assert.Equal(t, ok(t, "exec", "life", "sh", "-c", "test -f /.dockerenv && readlink /etc/mtab"), "/proc/mounts")
 	cmd := dockerCmd(shared, "export", "life")
 	out, err := cmd.Output()
 	assert.NilError(t, err)
