@@ -366,6 +366,9 @@ func TestNetworkMacAddress(t *testing.T) {
 	assert.Equal(t, mac("--network", "tn-mac", "--mac-address", "02:42:ac:11:00:98"), "02:42:ac:11:00:98")
 	okOn(t, d, "run", "-d", "--name", "tn-mac1", "--mac-address", "02:42:ac:11:00:97", "busybox", "sleep", "60")
 	assert.Equal(t, okOn(t, d, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.MacAddress}}", "tn-mac1"), "02:42:ac:11:00:97")
+	// the top-level fields of API versions before 1.52, which scripts use
+	assert.Equal(t, okOn(t, d, "inspect", "-f", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.MacAddress}}", "tn-mac1"),
+		ipOf(t, d, "tn-mac1", "bridge")+" "+gateway(d)+" 02:42:ac:11:00:97")
 	okOn(t, d, "restart", "-t", "0", "tn-mac1")
 	assert.Equal(t, okOn(t, d, "exec", "tn-mac1", "cat", "/sys/class/net/eth0/address"), "02:42:ac:11:00:97")
 

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -77,7 +79,55 @@ func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.R
 	if err != nil {
 		return err
 	}
+	if v := httputils.VersionFromContext(ctx); v != "" && httputils.VersionLessThan(v, "1.52") && c.NetworkSettings != nil {
+		return httputils.WriteJSON(w, http.StatusOK, withLegacyNetwork(c))
+	}
 	return httputils.WriteJSON(w, http.StatusOK, c)
+}
+
+// legacyInspect is inspect's answer with the network fields that API
+// versions before 1.52 have at the top of NetworkSettings (deprecated
+// since 1.44): the default bridge network's endpoint, as Docker fills
+// them, so that templates such as {{.NetworkSettings.IPAddress}} work.
+type legacyInspect struct {
+	*containertypes.InspectResponse
+	NetworkSettings *legacyNetworkSettings
+}
+
+type legacyNetworkSettings struct {
+	*containertypes.NetworkSettings
+	Bridge                 string
+	HairpinMode            bool
+	LinkLocalIPv6Address   string
+	LinkLocalIPv6PrefixLen int
+	SecondaryIPAddresses   []any
+	SecondaryIPv6Addresses []any
+	EndpointID             string
+	Gateway                string
+	GlobalIPv6Address      string
+	GlobalIPv6PrefixLen    int
+	IPAddress              string
+	IPPrefixLen            int
+	IPv6Gateway            string
+	MacAddress             string
+}
+
+func withLegacyNetwork(c *containertypes.InspectResponse) legacyInspect {
+	ns := &legacyNetworkSettings{NetworkSettings: c.NetworkSettings}
+	str := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	if ep := c.NetworkSettings.Networks["bridge"]; ep != nil {
+		ns.EndpointID, ns.Gateway, ns.IPAddress, ns.IPPrefixLen = ep.EndpointID, str(ep.Gateway), str(ep.IPAddress), ep.IPPrefixLen
+		ns.IPv6Gateway, ns.GlobalIPv6Address, ns.GlobalIPv6PrefixLen = str(ep.IPv6Gateway), str(ep.GlobalIPv6Address), ep.GlobalIPv6PrefixLen
+		if len(ep.MacAddress) > 0 {
+			ns.MacAddress = net.HardwareAddr(ep.MacAddress).String()
+		}
+	}
+	return legacyInspect{InspectResponse: c, NetworkSettings: ns}
 }
 
 func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
