@@ -52,11 +52,15 @@ func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int, size bo
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Unrecognised filter value for health: %s", s))
 		}
 	}
-	if f.Has("status") || len(f["exited"]) > 0 || limit > 0 || !before.IsZero() || !since.IsZero() {
-		// these look beyond the running containers
-		if f.Has("status") || len(f["exited"]) > 0 {
-			all = true
+	for _, v := range f["exited"] {
+		if _, err := strconv.Atoi(v); err != nil {
+			return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())
 		}
+	}
+	if f.Has("status") {
+		// a status looks beyond the running containers (exited does not,
+		// as with Docker: ps --filter exited=0 wants -a)
+		all = true
 	}
 	if limit > 0 {
 		all = true
@@ -133,9 +137,13 @@ func (d *Daemon) summary(c *ctr.Container, all bool, before, since time.Time, f 
 			return containertypes.Summary{}, false
 		}
 	}
+	// as Docker shows it: arguments with a space in single quotes
 	cmd := c.Path
-	if len(c.Args) > 0 {
-		cmd += " " + strings.Join(c.Args, " ")
+	for _, a := range c.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		cmd += " " + a
 	}
 	s := containertypes.Summary{
 		ID:              c.ID,

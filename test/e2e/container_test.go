@@ -198,6 +198,14 @@ func TestLifecycle(t *testing.T) {
 	assert.Equal(t, ok(t, "wait", "life"), "7")
 	assert.Assert(t, is.Contains(ok(t, "ps", "-a", "--format", "{{.Names}} {{.Status}}"), "life Exited (7)"))
 	assert.Equal(t, ok(t, "ps", "-aq", "--filter", "exited=7"), id[:12])
+	// as with Docker: exited does not imply -a, and wants a number
+	assert.Equal(t, ok(t, "ps", "-q", "--filter", "exited=7"), "")
+	fails(t, 1, `strconv.Atoi: parsing "x": invalid syntax`, "ps", "-a", "--filter", "exited=x")
+	// arguments with spaces are quoted, as Docker shows them
+	assert.Equal(t, ok(t, "ps", "-a", "--no-trunc", "--filter", "name=^life$", "--format", "{{.Command}}"),
+		`"sh -c 'trap 'exit 7' TERM; echo started; while true; do sleep 0.1; done'"`)
+	// a tail that is no number means all
+	assert.Equal(t, ok(t, "logs", "--tail", "foo", "life"), "started")
 
 	// start again, restart, kill
 	ok(t, "start", "life")

@@ -360,11 +360,8 @@ func (r *Router) logs(ctx context.Context, w http.ResponseWriter, req *http.Requ
 		return errdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream")
 	}
 	if t := req.FormValue("tail"); t != "" && t != "all" {
-		n, err := strconv.Atoi(t)
-		if err != nil {
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid value for tail: %q", t))
-		}
-		if n >= 0 {
+		// a value that is no number means all, as with Docker
+		if n, err := strconv.Atoi(t); err == nil && n >= 0 {
 			cfg.Tail = n
 		}
 	}
