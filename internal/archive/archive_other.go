@@ -23,6 +23,11 @@ func WriteDiff(ctx context.Context, w io.Writer, upper string, lower []string) (
 	return nil, fmt.Errorf("archive: diff: %w", errdefs.ErrNotImplemented)
 }
 
+// WriteRunDiff is not implemented outside Linux.
+func WriteRunDiff(ctx context.Context, w io.Writer, upper string, lower []string) ([]Change, error) {
+	return nil, fmt.Errorf("archive: diff: %w", errdefs.ErrNotImplemented)
+}
+
 // Tar is not implemented outside Linux.
 func Tar(ctx context.Context, w io.Writer, dir string, opts TarOptions) error {
 	return fmt.Errorf("archive: tar: %w", errdefs.ErrNotImplemented)

@@ -32,22 +32,38 @@ import (
 // trusted.overlay.opaque=y is followed by a ".wh..wh..opq" entry. The
 // changes come in the order of the tar, with absolute paths.
 //
-// The runtime's mountpoints (ContainerMountpoints) are no changes where
-// it made them: an empty file or directory that no lower layer has, and a
-// directory it copied up only to hold them (nothing else in it, the lower
-// layer's owner and mode).
+// WriteRunDiff leaves out the runtime's mountpoints; WriteDiff writes
+// everything.
 //
 // Overlayfs must be mounted with redirect_dir=off and metacopy=off (the
 // defaults): a renamed directory or a metadata-only copy-up cannot be
 // expressed in a layer, and WriteDiff refuses an upper directory that has
 // one.
 func WriteDiff(ctx context.Context, w io.Writer, upper string, lower []string) ([]Change, error) {
+	return writeDiff(ctx, w, upper, lower, false)
+}
+
+// WriteRunDiff is WriteDiff for the writable layer of a container that
+// has run: the runtime's mountpoints (ContainerMountpoints) are no
+// changes where it made them: an empty file or directory that no lower
+// layer has, and a directory it made or copied up only to hold them
+// (nothing else in it; the lower layer's owner and mode, or root's 0755).
+// A layer no container ran on (COPY, cp into a container never started)
+// keeps them: they are what the user put there.
+func WriteRunDiff(ctx context.Context, w io.Writer, upper string, lower []string) ([]Change, error) {
+	return writeDiff(ctx, w, upper, lower, true)
+}
+
+func writeDiff(ctx context.Context, w io.Writer, upper string, lower []string, ran bool) ([]Change, error) {
 	root, err := os.OpenRoot(upper)
 	if err != nil {
 		return nil, fmt.Errorf("archive: diff: %w", err)
 	}
 	defer root.Close()
-	skip := runtimeMade(root, lower)
+	skip := map[string]bool{}
+	if ran {
+		skip = runtimeMade(root, lower)
+	}
 	tw := newTarWriter(w, root)
 	var changes []Change
 	err = walk(ctx, root, ".", "", func(rel, name string, fi os.FileInfo) (bool, error) {
@@ -205,7 +221,7 @@ func runtimeMade(root *os.Root, lower []string) map[string]bool {
 		if err != nil || slices.ContainsFunc(names, func(n string) bool { return !skip[path.Join(dir, n)] }) {
 			continue
 		}
-		if sameAsLower(root, lower, dir) {
+		if sameAsLower(root, lower, dir) || !inLower(lower, dir) && madeByRuntime(root, dir) {
 			skip[dir] = true
 		}
 	}
@@ -219,6 +235,17 @@ func readDirNames(root *os.Root, dir string) ([]string, error) {
 	}
 	defer d.Close()
 	return d.Readdirnames(-1)
+}
+
+// madeByRuntime reports whether dir looks like a parent the runtime made
+// for a mountpoint: a directory owned by root with mode 0755.
+func madeByRuntime(root *os.Root, dir string) bool {
+	fi, err := root.Lstat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o755 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == 0 && st.Gid == 0
 }
 
 // sameAsLower reports whether directory dir of upper is a plain copy-up

@@ -196,7 +196,7 @@ func TestWriteDiffLeavesOutMountpoints(t *testing.T) {
 	diff := func(t *testing.T, lower, upper string) string {
 		t.Helper()
 		var buf bytes.Buffer
-		changes, err := WriteDiff(t.Context(), &buf, upper, []string{lower})
+		changes, err := WriteRunDiff(t.Context(), &buf, upper, []string{lower})
 		assert.NilError(t, err)
 		return fmt.Sprint(changes)
 	}
@@ -233,6 +233,18 @@ func TestWriteDiffLeavesOutMountpoints(t *testing.T) {
 			return err
 		}))
 		assert.DeepEqual(t, left, []string{".", "etc", "etc/motd", "f"})
+	})
+	t.Run("no container ran (WriteDiff)", func(t *testing.T) {
+		lower, upper := mk(t)
+		var buf bytes.Buffer
+		changes, err := WriteDiff(t.Context(), &buf, upper, []string{lower})
+		assert.NilError(t, err)
+		assert.Equal(t, fmt.Sprint(changes), "[{A /.dockerenv} {C /etc} {A /etc/hostname} {A /etc/hosts} {A /etc/mtab} {A /etc/resolv.conf} {A /f} {A /proc}]")
+	})
+	t.Run("etc made for them", func(t *testing.T) {
+		lower, upper := mk(t)
+		assert.NilError(t, os.RemoveAll(filepath.Join(lower, "etc")))
+		assert.Equal(t, diff(t, lower, upper), "[{A /f}]")
 	})
 	t.Run("something else in etc", func(t *testing.T) {
 		lower, upper := mk(t, "etc/motd")

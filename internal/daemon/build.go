@@ -301,7 +301,15 @@ func (b *buildBackend) Mount(ctx context.Context, img string, fn func(root strin
 
 func (b *buildBackend) Commit(ctx context.Context, container, parent string, cfg dockerspec.DockerOCIImageConfig, h builder.History, key digest.Digest) (builder.Image, error) {
 	t0 := time.Now()
-	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Parent: parent, Key: container, Config: cfg, CreatedBy: h.CreatedBy, Author: h.Author, CacheKey: key, TakeSnapshot: h.Discard})
+	// a RUN step's container ran: its layer leaves out the runtime's
+	// mountpoints; a COPY step's (Prepare) keeps what it copied
+	ran := false
+	if c, err := b.d.store.Get(container); err == nil {
+		c.Mu.Lock()
+		ran = c.HasBeenStarted
+		c.Mu.Unlock()
+	}
+	img, err := b.d.images.CommitStep(ctx, image.BuildStep{Parent: parent, Key: container, Config: cfg, CreatedBy: h.CreatedBy, Author: h.Author, CacheKey: key, TakeSnapshot: h.Discard, Ran: ran})
 	if err != nil {
 		return builder.Image{}, err
 	}

@@ -30,7 +30,13 @@ func (d *Daemon) ContainerChanges(ctx context.Context, ref string) ([]containert
 	if err != nil {
 		return nil, err
 	}
-	changes, err := archive.WriteDiff(ctx, io.Discard, upper, lower)
+	c.Mu.Lock()
+	write := archive.WriteDiff
+	if c.HasBeenStarted {
+		write = archive.WriteRunDiff
+	}
+	c.Mu.Unlock()
+	changes, err := write(ctx, io.Discard, upper, lower)
 	if err != nil {
 		return nil, err
 	}

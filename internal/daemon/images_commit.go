@@ -33,7 +33,7 @@ func (b imageBackend) ImageCommit(ctx context.Context, opts imagerouter.CommitOp
 		return "", err
 	}
 	c.Mu.Lock()
-	status, parent := c.State.Status, c.Image
+	status, parent, ran := c.State.Status, c.Image, c.HasBeenStarted
 	ctrCfg := *c.Config
 	createdBy := strings.Join(append([]string{c.Path}, c.Args...), " ")
 	c.Mu.Unlock()
@@ -72,6 +72,7 @@ func (b imageBackend) ImageCommit(ctx context.Context, opts imagerouter.CommitOp
 		Author:    opts.Author,
 		CreatedBy: createdBy,
 		Ref:       opts.Ref,
+		Ran:       ran,
 	})
 	if err != nil {
 		return "", err

@@ -147,8 +147,12 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err := makeWorkingDir(c.Rootfs, c.Config.WorkingDir); err != nil {
 		return err
 	}
-	if err := makeDockerFiles(c.Rootfs); err != nil {
-		return err
+	if !c.HasBeenStarted {
+		// once, as Docker's init layer is made once: a container that
+		// deletes them keeps them deleted
+		if err := makeDockerFiles(c.Rootfs); err != nil {
+			return err
+		}
 	}
 	userMounts, err := d.setupMounts(c)
 	if err != nil {

@@ -57,6 +57,9 @@ type BuildStep struct {
 	// layer blob into a snapshot of its own: for a step whose container
 	// is removed anyway.
 	TakeSnapshot bool
+	// Ran says the step ran a container (RUN): the runtime's mountpoints
+	// are left out of its layer.
+	Ran bool
 }
 
 // CommitStep makes the image of one build step: the parent's layers plus
@@ -94,7 +97,7 @@ func (s *Store) CommitStep(ctx context.Context, st BuildStep) (Image, error) {
 			return Image{}, fmt.Errorf("commit %s: %w", st.Key, err)
 		}
 		if !emptyDir(upper) {
-			layer, diffID, err := s.writeDiff(ctx, upper, lower)
+			layer, diffID, err := s.writeDiff(ctx, upper, lower, st.Ran)
 			if err != nil {
 				return Image{}, fmt.Errorf("commit %s: %w", st.Key, err)
 			}
@@ -110,7 +113,10 @@ func (s *Store) CommitStep(ctx context.Context, st BuildStep) (Image, error) {
 				if st.TakeSnapshot {
 					// without the runtime's mountpoints, which
 					// the layer leaves out too
-					err = archive.RemoveMountpoints(upper, lower)
+					err = nil
+					if st.Ran {
+						err = archive.RemoveMountpoints(upper, lower)
+					}
 					if err == nil {
 						err = s.sn.Commit(ctx, chain.String(), st.Key, nil)
 					}

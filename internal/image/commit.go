@@ -38,6 +38,9 @@ type CommitOptions struct {
 	CreatedBy string
 	// Ref names the new image ("repo:tag"); "" leaves it dangling.
 	Ref string
+	// Ran says a container ran on the layer: the runtime's mountpoints
+	// are left out of it (archive.WriteRunDiff).
+	Ran bool
 }
 
 // Commit makes an image of the active snapshot key (a container's writable
@@ -74,7 +77,7 @@ func (s *Store) Commit(ctx context.Context, key string, opts CommitOptions) (Ima
 	if err != nil {
 		return Image{}, fmt.Errorf("commit %s: %w", key, err)
 	}
-	layer, diffID, err := s.writeDiff(ctx, upper, lower)
+	layer, diffID, err := s.writeDiff(ctx, upper, lower, opts.Ran)
 	if err != nil {
 		return Image{}, fmt.Errorf("commit %s: %w", key, err)
 	}
@@ -131,7 +134,7 @@ func (s *Store) storeImage(ctx context.Context, name string, cfgDesc ocispec.Des
 
 // writeDiff stores the layer tar of upper over lower, gzipped, and returns
 // its descriptor and diff ID.
-func (s *Store) writeDiff(ctx context.Context, upper string, lower []string) (ocispec.Descriptor, digest.Digest, error) {
+func (s *Store) writeDiff(ctx context.Context, upper string, lower []string, ran bool) (ocispec.Descriptor, digest.Digest, error) {
 	ingest := "commit-" + rand.Text()
 	w, err := s.content.Writer(ctx, ingest, "", 0)
 	if err != nil {
@@ -146,7 +149,11 @@ func (s *Store) writeDiff(ctx context.Context, upper string, lower []string) (oc
 	}()
 	gz := gzip.NewWriter(w)
 	diff := digest.Canonical.Digester()
-	if _, err := archive.WriteDiff(ctx, io.MultiWriter(diff.Hash(), gz), upper, lower); err != nil {
+	write := archive.WriteDiff
+	if ran {
+		write = archive.WriteRunDiff
+	}
+	if _, err := write(ctx, io.MultiWriter(diff.Hash(), gz), upper, lower); err != nil {
 		return ocispec.Descriptor{}, "", err
 	}
 	if err := gz.Close(); err != nil {

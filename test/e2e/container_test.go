@@ -67,6 +67,42 @@ func TestLayerSizes(t *testing.T) {
 	assert.NilError(t, err, string(out))
 	t.Cleanup(func() { docker(t, "rmi", "tn-sizes:2") })
 	assert.Equal(t, strings.Split(ok(t, "history", "--format", "{{.Size}}", "tn-sizes:2"), "\n")[0], "0B")
+
+	// what a COPY puts there stays, even where the runtime mounts: no
+	// container ran on that layer
+	for _, p := range []string{"root/proc", "root/etc"} {
+		assert.NilError(t, os.MkdirAll(filepath.Join(dir, p), 0o755))
+	}
+	for _, f := range []string{"root/.dockerenv", "root/etc/hosts"} {
+		assert.NilError(t, os.WriteFile(filepath.Join(dir, f), nil, 0o644))
+	}
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nCOPY root/ /\n"), 0o644))
+	r = dockerCmd(shared, "build", "--no-cache", "-q", "-t", "tn-sizes:3", dir)
+	r.Env = append(r.Env, "DOCKER_BUILDKIT=0")
+	out, err = r.CombinedOutput()
+	assert.NilError(t, err, string(out))
+	t.Cleanup(func() { docker(t, "rmi", "tn-sizes:3") })
+	created := ok(t, "create", "tn-sizes:3", "true")
+	t.Cleanup(func() { docker(t, "rm", created) })
+	exp, err := dockerCmd(shared, "export", created).Output()
+	assert.NilError(t, err)
+	names := strings.Join(tarEntries(t, exp), "\n")
+	for _, want := range []string{".dockerenv", "etc/hosts"} {
+		assert.Assert(t, is.Contains(names, want), "the COPY layer lost %s", want)
+	}
+}
+
+// TestDockerFilesOnce: /.dockerenv and /etc/mtab are made at the first
+// start only: a container that deletes them keeps them deleted.
+func TestDockerFilesOnce(t *testing.T) {
+	testutil.RequiresRoot(t)
+	rmOnCleanup(t, "tn-once")
+	ok(t, "run", "--name", "tn-once", "busybox", "sh", "-c", "test -L /etc/mtab && rm /etc/mtab /.dockerenv")
+	r := docker(t, "start", "-a", "tn-once")
+	assert.Assert(t, r.Code != 0, "the files came back after a restart")
+	// the image never had them: nothing changed (Docker, whose init
+	// layer holds them, shows their deletion)
+	assert.Equal(t, ok(t, "diff", "tn-once"), "")
 }
 
 // TestEngineID: info's ID is a UUID of the daemon's own, the same after a
