@@ -72,6 +72,9 @@ type Container struct {
 	// ManuallyStopped is set by stop and kill, so "unless-stopped" and
 	// "always" do not restart it, until the next start.
 	ManuallyStopped bool
+	// Links are the containers it links to (--link on the default
+	// bridge), by ID, so that renames keep them as in Docker.
+	Links []Link `json:",omitempty"`
 	// HasBeenStarted tells apart a created container from an exited one.
 	HasBeenStarted bool
 	// CleanedUp is set once what a run leaves (runtime state, cgroup,
@@ -130,6 +133,11 @@ func (c *Container) Save() error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(c.Dir, "config.v2.json"))
+}
+
+// Link is one --link: the linked container's ID and the alias.
+type Link struct {
+	ID, Alias string
 }
 
 // Load reads the container saved in dir.

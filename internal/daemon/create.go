@@ -28,8 +28,11 @@ import (
 	"github.com/berth-project/berth/internal/oci"
 )
 
-// jsonFileOpts are the json-file driver's options, as Docker has them.
-var jsonFileOpts = []string{"max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag"}
+// jsonFileOpts are the json-file driver's options and those every driver
+// takes (mode, max-buffer-size, and 20.10's cache-* for its dual logging),
+// as Docker has them.
+var jsonFileOpts = []string{"max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag",
+	"mode", "max-buffer-size", "cache-disabled", "cache-max-size", "cache-max-file", "cache-compress"}
 
 // checkLogConfig fills in the log driver (json-file, the only one berth
 // writes, and none) and checks its options, with Docker's messages.
@@ -101,7 +104,8 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if name == "" {
 		name = d.store.GenerateName()
 	}
-	if hc.Links, err = d.checkLinks(hc, strings.TrimPrefix(name, "/")); err != nil {
+	var links []ctr.Link
+	if hc.Links, links, err = d.checkLinks(hc, strings.TrimPrefix(name, "/")); err != nil {
 		return resp, err
 	}
 	c := ctr.New(id, strings.TrimPrefix(name, "/"), filepath.Join(d.cfg.DataRoot, "containers", id))
@@ -110,6 +114,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	c.Config = cfg
 	c.HostConfig = hc
 	c.Rootfs = filepath.Join(d.bundleDir(id), "rootfs")
+	c.Links = links
 	if hc.LogConfig.Type == "none" {
 		c.LogPath = "" // no log: the monitor writes none, logs refuses
 	}

@@ -9,6 +9,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
@@ -43,22 +45,28 @@ func parseLink(s string) (name, alias string, err error) {
 }
 
 // checkLinks validates the links of a container being created (named
-// name) and returns them in inspect's form.
-func (d *Daemon) checkLinks(hc *containertypes.HostConfig, name string) ([]string, error) {
+// name) and returns them in inspect's form, and by ID. On a user-defined
+// network links are names only (the endpoint's), not checked, as in
+// Docker.
+func (d *Daemon) checkLinks(hc *containertypes.HostConfig, name string) ([]string, []ctr.Link, error) {
 	if len(hc.Links) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	switch {
 	case hc.NetworkMode.IsHost():
-		return nil, errHostNetworkAndLinks
+		return nil, nil, errHostNetworkAndLinks
 	case hc.NetworkMode.IsContainer():
-		return nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: container type network can't be used with links. This would result in undefined behavior")
+		return nil, nil, errdefs.ErrInvalidArgument.WithMessage("conflicting options: container type network can't be used with links. This would result in undefined behavior")
+	}
+	if primary, own := primaryNetwork(hc); own && primary != "bridge" {
+		return hc.Links, nil, nil
 	}
 	out := make([]string, 0, len(hc.Links))
+	var ids []ctr.Link
 	for _, l := range hc.Links {
 		child, alias, err := parseLink(l)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c, err := d.store.Get(child)
 		if err != nil {
@@ -67,18 +75,19 @@ func (d *Daemon) checkLinks(hc *containertypes.HostConfig, name string) ([]strin
 				// image and try to pull it
 				err = errdefs.ErrInvalidArgument.WithMessage(err.Error())
 			}
-			return nil, fmt.Errorf("could not get container for %s: %w", child, err)
+			return nil, nil, fmt.Errorf("could not get container for %s: %w", child, err)
 		}
 		c.Mu.Lock()
 		host := c.HostConfig.NetworkMode.IsHost()
 		cname := c.Name
 		c.Mu.Unlock()
 		if host {
-			return nil, errHostNetworkAndLinks
+			return nil, nil, errHostNetworkAndLinks
 		}
 		out = append(out, cname+":"+path.Join("/", name, alias))
+		ids = append(ids, ctr.Link{ID: c.ID, Alias: alias})
 	}
-	return out, nil
+	return out, ids, nil
 }
 
 var errHostNetworkAndLinks = errdefs.ErrInvalidArgument.WithMessage("conflicting options: host type networking can't be used with links. This would result in undefined behavior")
@@ -105,17 +114,23 @@ func (d *Daemon) linkedContainers(c *ctr.Container) ([]linked, error) {
 		return nil, nil
 	}
 	var out []linked
-	for _, l := range c.HostConfig.Links {
-		name, alias, err := parseLink(l)
+	for _, l := range c.Links {
+		if l.ID == c.ID {
+			continue
+		}
+		child, err := d.store.Get(l.ID)
+		if errdefs.IsNotFound(err) {
+			continue // removed since: the link went with it, as in Docker
+		}
 		if err != nil {
 			return nil, err
 		}
-		child, err := d.store.Get(name)
-		if err != nil {
-			return nil, fmt.Errorf("could not get container for %s: %w", name, err)
+		lk := linked{alias: l.Alias, name: path.Join("/", c.ShortName(), l.Alias)}
+		// c.Mu is held: never wait for the linked container's lock (it
+		// may be starting too, and link back to c)
+		if !tryLock(&child.Mu, time.Second) {
+			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot link to %s: it is busy (starting or stopping)", child.Name))
 		}
-		lk := linked{alias: alias, name: path.Join("/", c.ShortName(), alias)}
-		child.Mu.Lock()
 		running := child.IsRunning()
 		lk.cname, lk.hostname = child.ShortName(), child.Config.Hostname
 		lk.env = slices.Clone(child.Config.Env)
@@ -137,6 +152,18 @@ func (d *Daemon) linkedContainers(c *ctr.Container) ([]linked, error) {
 		out = append(out, lk)
 	}
 	return out, nil
+}
+
+// tryLock locks mu within d, or gives up.
+func tryLock(mu *sync.Mutex, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !mu.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
 }
 
 // hostsLine is the /etc/hosts line for a linked container: its alias,

@@ -69,7 +69,7 @@ func (d *Daemon) ContainerTop(ctx context.Context, ref, psArgs string) (containe
 }
 
 // parsePS keeps the lines of ps output whose PID is one of pids. The PID
-// column is "PID"; the extra trailing pid column (from -o pid) is dropped.
+// column is "PID".
 func parsePS(out string, pids []int) (containertypes.TopResponse, error) {
 	var resp containertypes.TopResponse
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
@@ -77,19 +77,14 @@ func parsePS(out string, pids []int) (containertypes.TopResponse, error) {
 		return resp, nil
 	}
 	header := strings.Fields(lines[0])
-	pidCol, extra := -1, false
+	pidCol := -1
 	for i, h := range header {
 		if h == "PID" {
 			pidCol = i
 			break
 		}
 	}
-	if len(header) > 1 && header[len(header)-1] == "PID" && pidCol != len(header)-1 {
-		extra = true
-	}
-	if extra {
-		header = header[:len(header)-1]
-	}
+
 	if pidCol < 0 {
 		return resp, errdefs.ErrInvalidArgument.WithMessage("Couldn't find PID field in ps output")
 	}
@@ -107,9 +102,6 @@ func parsePS(out string, pids []int) (containertypes.TopResponse, error) {
 		pid, err := strconv.Atoi(f[pidCol])
 		if err != nil || !want[pid] {
 			continue
-		}
-		if extra {
-			f = f[:len(f)-1]
 		}
 		if len(f) > len(header) {
 			f = append(f[:len(header)-1], strings.Join(f[len(header)-1:], " "))

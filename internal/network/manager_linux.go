@@ -422,9 +422,10 @@ func (m *Manager) startDNS(n *Network) error {
 // network id's server: the names, short IDs and aliases of the running
 // containers on any of the networks that container is on (this one
 // first), as Docker's embedded DNS does, and the names of its links on
-// this network. A container on other networks only gets nothing here
-// from this network's names; a client that is no container at all (the
-// host, say) gets this network's.
+// this network (each on its own endpoint's network). A container on
+// other networks only gets nothing here from this network's names; the
+// host (a gateway address) gets this network's, and any other address
+// inside a berth subnet nothing.
 func (m *Manager) resolve(id string, client netip.Addr, name string) ([]netip.Addr, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -446,6 +447,16 @@ func (m *Manager) resolve(id string, client netip.Addr, name string) ([]netip.Ad
 			}
 		}
 	}
+	if self == nil && client.IsValid() {
+		// no container's address: the host's own (a gateway) gets this
+		// network's names; anything else inside a berth subnet (a
+		// container with an address of its own making) gets none
+		for _, o := range m.nets {
+			if o.Subnet.Contains(client) && client != o.Gateway {
+				return nil, false
+			}
+		}
+	}
 	if self != nil {
 		nets = nil
 		for _, o := range append([]*Network{n}, m.sorted()...) {
@@ -453,15 +464,17 @@ func (m *Manager) resolve(id string, client netip.Addr, name string) ([]netip.Ad
 				nets = append(nets, o)
 			}
 		}
-		if ep := n.Endpoints[self.ContainerID]; ep != nil {
-			for _, l := range ep.Links {
+		// a link is a name on its own endpoint's network
+		for _, o := range nets {
+			for _, l := range o.Endpoints[self.ContainerID].Links {
 				target, alias, _ := strings.Cut(l, ":")
 				if alias == "" {
 					alias = target
 				}
 				if strings.EqualFold(alias, name) {
-					name = strings.TrimPrefix(target, "/")
-					break
+					if out := o.lookup(strings.TrimPrefix(target, "/")); len(out) > 0 {
+						return out, true
+					}
 				}
 			}
 		}

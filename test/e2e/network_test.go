@@ -456,6 +456,19 @@ func TestNetworkLinks(t *testing.T) {
 	assert.Equal(t, r.Code, 125, r)
 	assert.Assert(t, is.Contains(r.Stderr, "Cannot link to a non running container: /tn-lk AS /tn-lk-parent/al"))
 
+	// links are by ID: a renamed linked container is still linked; one
+	// removed is no link any more (and a container that took its name is
+	// not linked to itself)
+	okOn(t, d, "start", "tn-lk")
+	rmOnCleanup(t, "tn-lk-ren", "tn-lk-self")
+	okOn(t, d, "rename", "tn-lk", "tn-lk-ren")
+	out = okOn(t, d, "run", "--rm", "--link", "tn-lk-ren:al", "busybox", "true")
+	okOn(t, d, "create", "--name", "tn-lk-self", "--link", "tn-lk-ren:al", "busybox", "sh", "-c", "grep -cw al /etc/hosts || true")
+	assert.Equal(t, okOn(t, d, "start", "-a", "tn-lk-self"), "1")
+	okOn(t, d, "rm", "-f", "tn-lk-ren")
+	okOn(t, d, "rename", "tn-lk-self", "tn-lk-ren")
+	assert.Equal(t, okOn(t, d, "start", "-a", "tn-lk-ren"), "0")
+
 	okOn(t, d, "run", "-d", "--name", "tn-lk-user", "--network", "tn-links", "busybox", "sleep", "120")
 	userIP := ipOf(t, d, "tn-lk-user", "tn-links")
 	out, code := fetchNslookup(t, d, []string{"--network", "tn-links", "--link", "tn-lk-user:lu"}, "lu")
@@ -463,6 +476,14 @@ func TestNetworkLinks(t *testing.T) {
 	assert.Assert(t, is.Contains(out, userIP))
 	_, code = fetchNslookup(t, d, []string{"--network", "tn-links"}, "lu")
 	assert.Assert(t, code != 0, "a link's alias resolved for a container without the link")
+	// a link given at network connect, on the container's second network
+	newNetwork(t, d, "tn-links2")
+	rmOnCleanup(t, "tn-lk-cli")
+	okOn(t, d, "run", "-d", "--name", "tn-lk-cli", "--network", "tn-links2", "busybox", "sleep", "120")
+	okOn(t, d, "network", "connect", "--link", "tn-lk-user:lu2", "tn-links", "tn-lk-cli")
+	r = dockerIn(t, d, nil, "exec", "tn-lk-cli", "nslookup", "lu2")
+	assert.Equal(t, r.Code, 0, r)
+	assert.Assert(t, is.Contains(r.Stdout, userIP))
 }
 
 // fetchNslookup runs nslookup name in a new container made with args.
