@@ -55,7 +55,7 @@ func (d *Daemon) networkSummaries() []network.Inspect {
 }
 
 func (d *Daemon) bridgeInspect(n bnet.Network) network.Inspect {
-	cfg := network.IPAMConfig{Subnet: n.Subnet, Gateway: n.Gateway}
+	cfg := network.IPAMConfig{Subnet: n.Subnet, Gateway: n.Gateway, AuxAddress: n.AuxAddresses}
 	if n.IPRange.IsValid() {
 		cfg.IPRange = n.IPRange
 	}
@@ -182,6 +182,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req *network.CreateRequest) 
 			if c.IPRange.IsValid() {
 				o.IPRange = c.IPRange.String()
 			}
+			o.AuxAddresses = c.AuxAddress
 		default:
 			return network.CreateResponse{}, errdefs.ErrNotImplemented.WithMessage("berth networks have one IPv4 subnet")
 		}

@@ -267,13 +267,15 @@ func (m *Manager) find(ref string) (*Network, error) {
 
 // CreateOptions is a network create request, Docker's fields.
 type CreateOptions struct {
-	Name     string
-	Subnet   string
-	Gateway  string
-	IPRange  string
-	Internal bool
-	Options  map[string]string
-	Labels   map[string]string
+	Name    string
+	Subnet  string
+	Gateway string
+	IPRange string
+	// AuxAddresses are addresses to keep out of the IPAM (name → ip).
+	AuxAddresses map[string]netip.Addr
+	Internal     bool
+	Options      map[string]string
+	Labels       map[string]string
 }
 
 // Create makes a bridge network. Nothing is left behind on failure.
@@ -340,6 +342,15 @@ func (m *Manager) Create(o CreateOptions) (Network, error) {
 			return Network{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("failed to allocate gateway (%s): no configured subnet or ip-range contain the IP address %s", g, g))
 		}
 		n.Gateway = g
+	}
+	for name, a := range o.AuxAddresses {
+		if !n.Subnet.Contains(a) {
+			return Network{}, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("no matching subnet for aux-address %s", a))
+		}
+		if n.AuxAddresses == nil {
+			n.AuxAddresses = map[string]netip.Addr{}
+		}
+		n.AuxAddresses[name] = a
 	}
 	n.Bridge = n.Options[OptBridgeName]
 	if n.Bridge == "" {

@@ -22,12 +22,15 @@ type Network struct {
 	Name    string
 	Created time.Time
 	// Bridge is the Linux bridge's name.
-	Bridge   string
-	Subnet   netip.Prefix
-	Gateway  netip.Addr
-	IPRange  netip.Prefix `json:",omitzero"`
-	Internal bool
-	MTU      int `json:",omitempty"`
+	Bridge  string
+	Subnet  netip.Prefix
+	Gateway netip.Addr
+	IPRange netip.Prefix `json:",omitzero"`
+	// AuxAddresses are addresses the IPAM never leases (--aux-address
+	// name=ip): taken by devices outside berth.
+	AuxAddresses map[string]netip.Addr `json:",omitempty"`
+	Internal     bool
+	MTU          int `json:",omitempty"`
 	// Default marks the daemon's "bridge" network, which has no DNS
 	// server (as Docker's default bridge) and cannot be removed.
 	Default bool `json:",omitempty"`
@@ -128,6 +131,9 @@ func loadNetworks(dir string) (map[string]*Network, error) {
 // reused.
 func (n *Network) allocate(ep *Endpoint) error {
 	used := map[netip.Addr]bool{n.Gateway: true}
+	for _, a := range n.AuxAddresses {
+		used[a] = true
+	}
 	for _, o := range n.Endpoints {
 		if o != ep && o.IP.IsValid() {
 			used[o.IP] = true

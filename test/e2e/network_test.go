@@ -493,6 +493,32 @@ func fetchNslookup(t *testing.T, d *testutil.Daemon, args []string, name string)
 	return r.Stdout, r.Code
 }
 
+// TestNetworkAuxAddress: --aux-address keeps addresses out of the IPAM,
+// is shown by inspect, and a static IP may not take one.
+func TestNetworkAuxAddress(t *testing.T) {
+	testutil.RequiresRoot(t)
+	d := shared
+	sub := testutil.FreeSubnet()
+	base := sub.Addr()
+	at := func(n int) string {
+		a := base
+		for range n {
+			a = a.Next()
+		}
+		return a.String()
+	}
+	okOn(t, d, "network", "create", "--subnet", sub.String(), "--ip-range", netip.PrefixFrom(base, 29).String(),
+		"--aux-address", "dev1="+at(2), "--aux-address", "dev2="+at(3), "tn-aux")
+	t.Cleanup(func() { dockerIn(t, d, nil, "network", "rm", "tn-aux") })
+	assert.Equal(t, okOn(t, d, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.AuxiliaryAddresses.dev1}} {{.AuxiliaryAddresses.dev2}}{{end}}", "tn-aux"), at(2)+" "+at(3))
+	rmOnCleanup(t, "tn-aux1")
+	okOn(t, d, "run", "-d", "--name", "tn-aux1", "--network", "tn-aux", "busybox", "sleep", "60")
+	assert.Equal(t, ipOf(t, d, "tn-aux1", "tn-aux"), at(4))
+	r := dockerIn(t, d, nil, "run", "--rm", "--network", "tn-aux", "--ip", at(2), "busybox", "true")
+	assert.Equal(t, r.Code, 125, r)
+	assert.Assert(t, is.Contains(r.Stderr, "Address already in use"))
+}
+
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
