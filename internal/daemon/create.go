@@ -28,6 +28,34 @@ import (
 	"github.com/berth-project/berth/internal/oci"
 )
 
+// fillHostConfigDefaults writes into the host config the defaults the
+// container gets anyway, as Docker records them (inspect shows them):
+// /dev/shm's size, a private IPC namespace, the cgroup namespace mode of
+// the host's cgroup version, and the masked and read-only /proc paths of
+// an unprivileged container.
+func fillHostConfigDefaults(hc *containertypes.HostConfig) {
+	if hc.ShmSize == 0 {
+		hc.ShmSize = oci.DefaultShmSize
+	}
+	if hc.IpcMode == "" {
+		hc.IpcMode = containertypes.IPCModePrivate
+	}
+	if hc.CgroupnsMode == "" {
+		hc.CgroupnsMode = containertypes.CgroupnsModeHost
+		if oci.CgroupV2() {
+			hc.CgroupnsMode = containertypes.CgroupnsModePrivate
+		}
+	}
+	if !hc.Privileged {
+		if hc.MaskedPaths == nil {
+			hc.MaskedPaths = oci.DefaultMaskedPaths()
+		}
+		if hc.ReadonlyPaths == nil {
+			hc.ReadonlyPaths = oci.DefaultReadonlyPaths()
+		}
+	}
+}
+
 // jsonFileOpts are the json-file driver's options and those every driver
 // takes (mode, max-buffer-size, and 20.10's cache-* for its dual logging),
 // as Docker has them.
@@ -85,6 +113,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if err := checkLogConfig(&hc.LogConfig); err != nil {
 		return resp, err
 	}
+	fillHostConfigDefaults(hc)
 	if cfg.StopSignal != "" {
 		if _, err := signal.ParseSignal(cfg.StopSignal); err != nil {
 			return resp, errdefs.ErrInvalidArgument.WithMessage("Invalid signal: " + cfg.StopSignal)

@@ -55,6 +55,14 @@ func defaultMounts() []specs.Mount {
 	}
 }
 
+// DefaultMaskedPaths is defaultMaskedPaths, for the host config's
+// defaults.
+func DefaultMaskedPaths() []string { return defaultMaskedPaths() }
+
+// DefaultReadonlyPaths is defaultReadonlyPaths, for the host config's
+// defaults.
+func DefaultReadonlyPaths() []string { return defaultReadonlyPaths() }
+
 // defaultMaskedPaths are the paths Docker hides from unprivileged
 // containers (bind-mounting /dev/null or an empty read-only tmpfs over
 // them), plus this host's thermal_throttle directories.

@@ -66,3 +66,7 @@ func capNames(list []capability.Cap) []string {
 	}
 	return names
 }
+
+// CgroupV2 reports whether the host's /sys/fs/cgroup is a unified cgroup
+// v2 hierarchy.
+func CgroupV2() bool { return cgroup2() }

@@ -26,6 +26,15 @@ func TestVersionAndInfo(t *testing.T) {
 	assert.Equal(t, ok(t, "info", "--format", "{{.OSType}} {{.LoggingDriver}}"), "linux json-file")
 	r := docker(t, "version", "--format", "{{.Server.APIVersion}}")
 	assert.Equal(t, r.Code, 0, r.String())
+	// the host config's defaults, as Docker records them at create
+	id := ok(t, "create", "busybox", "true")
+	t.Cleanup(func() { docker(t, "rm", id) })
+	cgroupns := "host" // Docker's default on cgroup v1 and hybrid hosts
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		cgroupns = "private"
+	}
+	assert.Equal(t, ok(t, "inspect", "-f", "{{.HostConfig.ShmSize}} {{.HostConfig.IpcMode}} {{.HostConfig.CgroupnsMode}} {{.HostConfig.LogConfig.Type}} {{len .HostConfig.MaskedPaths}} {{len .HostConfig.ReadonlyPaths}}", id),
+		"67108864 private "+cgroupns+" json-file 12 5")
 	// no swarm, and the network drivers there are ("null" is none's)
 	assert.Equal(t, ok(t, "info", "--format", "{{.Swarm.LocalNodeState}} {{.Plugins.Network}}"), "inactive [bridge host null]")
 }
