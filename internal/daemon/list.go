@@ -66,12 +66,27 @@ func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int, size bo
 		all = true
 	}
 	out := []containertypes.Summary{}
+	refs := map[string]string{} // image reference → the image it names now
 	for _, c := range list {
 		c.Mu.Lock()
 		s, ok := d.summary(c, all, before, since, f)
 		c.Mu.Unlock()
 		if !ok {
 			continue
+		}
+		// as Docker: a reference that no longer names the container's
+		// image (retagged, removed) shows as the image's ID
+		if s.Image != s.ImageID {
+			id, seen := refs[s.Image]
+			if !seen {
+				if img, err := d.images.Get(ctx, s.Image); err == nil {
+					id = img.ID.String()
+				}
+				refs[s.Image] = id
+			}
+			if id != s.ImageID {
+				s.Image = s.ImageID
+			}
 		}
 		if size {
 			rw := d.sizeRw(ctx, c.ID)

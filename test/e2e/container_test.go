@@ -114,6 +114,20 @@ func TestDockerFilesOnce(t *testing.T) {
 	assert.Equal(t, ok(t, "diff", "tn-once"), "")
 }
 
+// TestPsImageAfterRetag: ps shows a container's image by the reference it
+// was made from while that still names the image, else by its ID.
+func TestPsImageAfterRetag(t *testing.T) {
+	testutil.RequiresRoot(t)
+	rmOnCleanup(t, "tn-retag")
+	ok(t, "tag", "busybox", "tn-retag:1")
+	t.Cleanup(func() { docker(t, "rmi", "tn-retag:1") })
+	ok(t, "create", "--name", "tn-retag", "tn-retag:1", "true")
+	assert.Equal(t, ok(t, "ps", "-a", "--filter", "name=tn-retag", "--format", "{{.Image}}"), "tn-retag:1")
+	ok(t, "rmi", "tn-retag:1")
+	id := ok(t, "inspect", "-f", "{{.Image}}", "tn-retag")
+	assert.Equal(t, ok(t, "ps", "-a", "--filter", "name=tn-retag", "--format", "{{.Image}}"), strings.TrimPrefix(id, "sha256:")[:12])
+}
+
 // TestEngineID: info's ID is a UUID of the daemon's own, the same after a
 // restart.
 func TestEngineID(t *testing.T) {
