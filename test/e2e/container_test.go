@@ -380,6 +380,9 @@ func TestEvents(t *testing.T) {
 	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
 	out := ok(t, "events", "--since", since, "--until", until, "--filter", "container=ev", "--format", "{{.Action}}")
 	assert.Equal(t, out, "create\nattach\nstart\ndie\ndestroy")
+	// a container's events match its image; the CLI's legacy fields
+	out = ok(t, "events", "--since", since, "--until", until, "--filter", "image=busybox", "--filter", "event=create", "--format", "{{.Status}} {{.From}} {{.Type}}")
+	assert.Assert(t, is.Contains(out, "create busybox container"), out)
 	// the run joined and left its network, as Docker says
 	out = ok(t, "events", "--since", since, "--until", until, "--filter", "type=network", "--filter", "network=bridge", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
 	assert.Assert(t, is.Contains(out, "connect bridge\ndisconnect bridge"), out)

@@ -108,12 +108,17 @@ func (r *Router) events(ctx context.Context, w http.ResponseWriter, req *http.Re
 	fw := httputils.NewFlushWriter(w)
 	fw.Write(nil)
 	enc := json.NewEncoder(fw)
+	v := httputils.VersionFromContext(ctx)
+	legacy := v != "" && httputils.VersionLessThan(v, "1.52")
 	send := func(m events.Message) error {
 		if !until.IsZero() && m.TimeNano > until.UnixNano() {
 			return nil
 		}
 		if !match(f, m) {
 			return nil
+		}
+		if legacy && (m.Type == events.ContainerEventType || m.Type == events.ImageEventType) {
+			return enc.Encode(withLegacyFields(m))
 		}
 		return enc.Encode(m)
 	}
@@ -144,6 +149,25 @@ func (r *Router) events(ctx context.Context, w http.ResponseWriter, req *http.Re
 	}
 }
 
+// legacyMessage is an event with the fields API versions before 1.52
+// give container and image events (deprecated): status (the action), id
+// (the actor's) and, for a container, from (its image). The docker CLI's
+// --format '{{.Status}}' reads them.
+type legacyMessage struct {
+	Status string `json:"status,omitempty"`
+	ID     string `json:"id,omitempty"`
+	From   string `json:"from,omitempty"`
+	events.Message
+}
+
+func withLegacyFields(m events.Message) legacyMessage {
+	l := legacyMessage{Status: string(m.Action), ID: m.Actor.ID, Message: m}
+	if m.Type == events.ContainerEventType {
+		l.From = m.Actor.Attributes["image"]
+	}
+	return l
+}
+
 // match applies the events filters, Docker's way: each term restricts,
 // values of one term are alternatives.
 func match(f httputils.Filters, m events.Message) bool {
@@ -159,8 +183,16 @@ func match(f httputils.Filters, m events.Message) bool {
 		return false
 	}
 	name := m.Actor.Attributes["name"]
+	if f.Has("image") && m.Type == events.ContainerEventType {
+		// a container's events match its image, by name (with or
+		// without the tag) or ID, as Docker's image filter does
+		img := m.Actor.Attributes["image"]
+		if !f.Match("image", img) && !f.Match("image", stripTag(img)) {
+			return false
+		}
+	}
 	for _, term := range []events.Type{events.ContainerEventType, events.ImageEventType, events.NetworkEventType, events.VolumeEventType} {
-		if !f.Has(string(term)) {
+		if !f.Has(string(term)) || term == events.ImageEventType && m.Type == events.ContainerEventType {
 			continue
 		}
 		if m.Type != term {
@@ -171,6 +203,18 @@ func match(f httputils.Filters, m events.Message) bool {
 		}
 	}
 	return f.MatchLabels("label", m.Actor.Attributes)
+}
+
+// stripTag is a reference without its tag ("busybox" of "busybox:1");
+// a digest reference or an ID stays as it is.
+func stripTag(ref string) string {
+	if strings.Contains(ref, "@") || strings.HasPrefix(ref, "sha256:") {
+		return ref
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i]
+	}
+	return ref
 }
 
 func prefixMatch(vals []string, id string) bool {
