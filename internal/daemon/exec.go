@@ -54,7 +54,7 @@ func (d *Daemon) ExecCreate(ctx context.Context, ref string, req *containertypes
 	case ctr.Restarting:
 		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is restarting, wait until the container is running", c.ID))
 	default:
-		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.ID))
+		return "", errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
 	e := &execConfig{ID: ctr.NewID(), ContainerID: c.ID, Config: *req, exited: make(chan struct{})}
 	d.mu.Lock()
@@ -125,7 +125,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, cfg *router.ExecStart
 	running := c.State.Status == ctr.Running
 	c.Mu.Unlock()
 	if !running {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.ID))
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
 	st, err := d.rt.Load(c.ID)
 	if err != nil {

@@ -132,13 +132,13 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref, sigName string) error {
 	c.Mu.Lock()
 	defer c.Mu.Unlock()
 	if !c.IsRunning() {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", ref, c.ID))
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Cannot kill container: %s: Container %s is not running", ref, c.ID))
 	}
 	if sig == unix.SIGKILL {
 		c.ManuallyStopped = true
 	}
 	if err := d.rt.Kill(c.ID, sig, sig == unix.SIGKILL); err != nil {
-		return fmt.Errorf("cannot kill container: %s: %w", ref, err)
+		return fmt.Errorf("Cannot kill container: %s: %w", ref, err)
 	}
 	d.publish(c, events.ActionKill, map[string]string{"signal": fmt.Sprint(int(sig))})
 	return nil
@@ -315,9 +315,9 @@ func (d *Daemon) ContainerPause(ctx context.Context, ref string) error {
 	switch c.State.Status {
 	case ctr.Running:
 	case ctr.Paused:
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is already paused", c.ID))
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is already paused", c.ID))
 	default:
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.ID))
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
 	if err := d.rt.Pause(c.ID); err != nil {
 		return err
@@ -337,7 +337,7 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, ref string) error {
 	c.Mu.Lock()
 	defer c.Mu.Unlock()
 	if c.State.Status != ctr.Paused {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not paused", c.ID))
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not paused", c.ID))
 	}
 	if err := d.rt.Resume(c.ID); err != nil {
 		return err

@@ -34,7 +34,7 @@ func (d *Daemon) ContainerTop(ctx context.Context, ref, psArgs string) (containe
 	running := c.IsRunning()
 	c.Mu.Unlock()
 	if !running {
-		return resp, errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", c.ID))
+		return resp, errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
 	pids, err := d.rt.Pids(c.ID)
 	if err != nil {

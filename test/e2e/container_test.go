@@ -273,7 +273,9 @@ func TestLifecycle(t *testing.T) {
 	assert.Equal(t, ok(t, "inspect", "-f", "{{.State.Running}}", "life"), "true")
 	ok(t, "kill", "-s", "KILL", "life")
 	assert.Equal(t, ok(t, "wait", "life"), "137")
-	fails(t, 1, "is not running", "kill", "life")
+	fails(t, 1, "Cannot kill container: life: Container "+id+" is not running", "kill", "life")
+	fails(t, 1, "Container "+id+" is not paused", "unpause", "life")
+	fails(t, 1, "Container "+id+" is not running", "exec", "life", "true")
 
 	// diff and export
 	ok(t, "start", "life")
