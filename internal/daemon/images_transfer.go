@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -114,6 +115,32 @@ func (b imageBackend) ImagePull(ctx context.Context, opts imagerouter.PullOption
 	if err != nil {
 		return err
 	}
+	if !opts.AllTags {
+		return d.pullOne(ctx, client, n, out, true)
+	}
+	// pull -a: every tag of the repository, then one status for all
+	repo := reference.TrimNamed(n)
+	tags, err := client.Tags(ctx, repo)
+	if err != nil {
+		return err
+	}
+	slices.Sort(tags)
+	for _, tag := range tags {
+		t, err := reference.WithTag(repo, tag)
+		if err != nil {
+			return err
+		}
+		if err := d.pullOne(ctx, client, t, out, false); err != nil {
+			return err
+		}
+	}
+	out(jsonstream.Message{Status: "Status: Downloaded newer image for " + reference.FamiliarName(repo)})
+	return nil
+}
+
+// pullOne pulls reference n; status says whether to end with the
+// "Status: ..." line (not for each tag of pull -a).
+func (d *Daemon) pullOne(ctx context.Context, client *distribution.Client, n reference.Named, out imagerouter.Progress, status bool) error {
 	res, err := client.Resolve(ctx, n)
 	if err != nil {
 		return err
@@ -131,9 +158,11 @@ func (b imageBackend) ImagePull(ctx context.Context, opts imagerouter.PullOption
 		return err
 	}
 	out(jsonstream.Message{Status: "Digest: " + res.Target.Digest.String()})
-	if beforeErr == nil && before.ID == img.ID {
+	switch {
+	case !status:
+	case beforeErr == nil && before.ID == img.ID:
 		out(jsonstream.Message{Status: "Status: Image is up to date for " + reference.FamiliarString(n)})
-	} else {
+	default:
 		out(jsonstream.Message{Status: "Status: Downloaded newer image for " + reference.FamiliarString(n)})
 	}
 	d.imageEvent(ctx, events.ActionPull, reference.FamiliarString(n), reference.FamiliarName(n))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -77,6 +78,30 @@ func (c *Client) Login(ctx context.Context, host string) error {
 		return errdefs.ErrUnauthenticated.WithMessage(msg)
 	}
 	return errdefs.ErrUnknown.WithMessage(msg)
+}
+
+// Tags lists the tags of repository repo (/v2/<name>/tags/list).
+func (c *Client) Tags(ctx context.Context, repo reference.Named) ([]string, error) {
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	var opts []name.Option
+	if c.plainHTTPAllowed(reference.Domain(repo)) {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.NewRepository(repo.Name(), opts...)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := remote.List(r,
+		remote.WithContext(ctx),
+		remote.WithTransport(policyTransport{c}),
+		remote.WithAuthFromKeychain(keychain{c.Auth}),
+		remote.WithUserAgent("berth"))
+	if err != nil {
+		return nil, classify(err, "tags of "+repo.Name())
+	}
+	return tags, nil
 }
 
 // Catalog lists every repository of the registry host from its

@@ -486,3 +486,30 @@ func TestImageCommitAndContainers(t *testing.T) {
 	assert.Equal(t, len(pr.Report.ImagesDeleted), 0, "%v", pr.Report.ImagesDeleted)
 	assert.Equal(t, inspect(t, c, id).ID, id)
 }
+
+// TestImagePullAllTags: pull -a (the API's empty tag) pulls every tag of
+// the repository, and ends with one status for the repository.
+func TestImagePullAllTags(t *testing.T) {
+	_, c := startDaemon(t)
+	reg := testutil.StartRegistry(t)
+	repo := reg + "/multi"
+	ids := map[string]string{}
+	for _, tag := range []string{"t1", "t2"} {
+		ids[tag] = importImage(t, c, fileTar(t, tag, tag), repo+":"+tag, client.ImageImportOptions{})
+		_, err := push(t, c, repo+":"+tag, "")
+		assert.NilError(t, err)
+		_, err = c.ImageRemove(ctx(t), repo+":"+tag, client.ImageRemoveOptions{Force: true})
+		assert.NilError(t, err)
+	}
+	r, err := c.ImagePull(ctx(t), repo, client.ImagePullOptions{All: true})
+	assert.NilError(t, err)
+	ms, err := messages(t, r)
+	assert.NilError(t, err)
+	assert.Equal(t, ms[len(ms)-1].Status, "Status: Downloaded newer image for "+repo)
+	for tag, id := range ids {
+		assert.Equal(t, inspect(t, c, repo+":"+tag).ID, id)
+	}
+	// a plain pull of the repository still means latest (the client sends it)
+	_, err = pull(t, c, repo, "")
+	assert.ErrorContains(t, err, "latest")
+}

@@ -33,6 +33,9 @@ type PullOptions struct {
 	Platform string
 	// Auth holds the credentials of X-Registry-Auth; never nil.
 	Auth *registry.AuthConfig
+	// AllTags pulls every tag of the repository Ref names (pull -a: the
+	// API's empty tag).
+	AllTags bool
 }
 
 // ImportOptions is an import request (POST /images/create?fromSrc=…).

@@ -88,6 +88,13 @@ func repoTag(repo, tag string) string {
 	return repo + ":" + tag
 }
 
+// hasTag reports whether ref names a tag ("repo:tag", not a registry's
+// "host:port/repo").
+func hasTag(ref string) bool {
+	i := strings.LastIndex(ref, ":")
+	return i > strings.LastIndex(ref, "/")
+}
+
 // create is pull (fromImage) or import (fromSrc).
 func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	from, src := req.FormValue("fromImage"), req.FormValue("fromSrc")
@@ -98,7 +105,11 @@ func (r *Router) create(ctx context.Context, w http.ResponseWriter, req *http.Re
 		if err != nil {
 			return err
 		}
-		opts := PullOptions{Ref: repoTag(from, req.FormValue("tag")), Platform: req.FormValue("platform"), Auth: auth}
+		// an empty tag on a reference without one pulls all tags (the
+		// docker CLI's pull -a; a plain pull sends "latest")
+		tag := req.FormValue("tag")
+		opts := PullOptions{Ref: repoTag(from, tag), Platform: req.FormValue("platform"), Auth: auth,
+			AllTags: tag == "" && !strings.Contains(from, "@") && !hasTag(from)}
 		return s.finish(r.b.ImagePull(ctx, opts, s.send))
 	case src != "":
 		opts := ImportOptions{
