@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"maps"
 	"slices"
 	"strings"
@@ -68,7 +69,7 @@ func (b imageBackend) ImageCommit(ctx context.Context, opts imagerouter.CommitOp
 	}
 	img, err := d.images.Commit(ctx, c.ID, image.CommitOptions{
 		Parent:    parent,
-		Changes:   image.ImageConfigChanges{Config: cfg, Comment: opts.Comment},
+		Changes:   image.ImageConfigChanges{Config: cfg, Comment: opts.Comment, Healthcheck: healthcheckOf(&base, &ctrCfg), OnBuild: orStrings(base.OnBuild, ctrCfg.OnBuild), Shell: orStrings(base.Shell, ctrCfg.Shell)},
 		Author:    opts.Author,
 		CreatedBy: createdBy,
 		Ref:       opts.Ref,
@@ -157,4 +158,26 @@ func mergeImageConfigFrom(cfg *ocispec.ImageConfig, from ocispec.ImageConfig) {
 		}
 		cfg.Volumes[v] = struct{}{}
 	}
+}
+
+// healthcheckOf is the commit's HEALTHCHECK: the request config's, else
+// the container's (which has its image's), as Docker keeps it.
+func healthcheckOf(req, ctr *containertypes.Config) *dockerspec.HealthcheckConfig {
+	h := req.Healthcheck
+	if h == nil {
+		h = ctr.Healthcheck
+	}
+	if h == nil {
+		return nil
+	}
+	return &dockerspec.HealthcheckConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+		StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
+}
+
+// orStrings is a, or b where a is empty.
+func orStrings(a, b []string) []string {
+	if len(a) > 0 {
+		return a
+	}
+	return b
 }

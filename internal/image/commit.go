@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"io"
 	"slices"
 	"time"
@@ -104,7 +105,12 @@ func (s *Store) Commit(ctx context.Context, key string, opts CommitOptions) (Ima
 	cfg.History = append(slices.Clone(parent.Config.History), ocispec.History{
 		Created: &created, CreatedBy: opts.CreatedBy, Author: opts.Author, Comment: opts.Changes.Comment,
 	})
-	cfgDesc, err := s.writeJSON(ctx, ocispec.MediaTypeImageConfig, cfg)
+	// with Docker's extensions (a HEALTHCHECK, ONBUILD or SHELL the
+	// container had), as build writes its configs
+	dcfg := dockerspec.DockerOCIImage{Image: cfg, Config: dockerspec.DockerOCIImageConfig{ImageConfig: cfg.Config,
+		DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{
+			Healthcheck: opts.Changes.Healthcheck, OnBuild: opts.Changes.OnBuild, Shell: opts.Changes.Shell}}}
+	cfgDesc, err := s.writeJSON(ctx, ocispec.MediaTypeImageConfig, dcfg)
 	if err != nil {
 		return Image{}, err
 	}

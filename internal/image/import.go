@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"io"
 	"runtime"
 	"time"
@@ -34,6 +35,12 @@ type ImageConfigChanges struct {
 	Comment string
 	// Created is the image's creation time; zero means now.
 	Created time.Time
+	// Healthcheck, OnBuild and Shell are Docker's extensions of the
+	// config, which an OCI config has no fields for (commit keeps the
+	// container's).
+	Healthcheck *dockerspec.HealthcheckConfig
+	OnBuild     []string
+	Shell       []string
 }
 
 // Import makes a one-layer image from the root filesystem tar read from r

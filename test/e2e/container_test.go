@@ -101,6 +101,24 @@ func TestLayerSizes(t *testing.T) {
 	}
 }
 
+// TestCommitKeepsHealthcheck: commit keeps the container's HEALTHCHECK
+// (its image's), as Docker does; an OCI config has no field for it.
+func TestCommitKeepsHealthcheck(t *testing.T) {
+	testutil.RequiresRoot(t)
+	dir := t.TempDir()
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nHEALTHCHECK --interval=5s CMD true\n"), 0o644))
+	r := dockerCmd(shared, "build", "-q", "-t", "tn-hc:1", dir)
+	r.Env = append(r.Env, "DOCKER_BUILDKIT=0")
+	out, err := r.CombinedOutput()
+	assert.NilError(t, err, string(out))
+	t.Cleanup(func() { docker(t, "rmi", "tn-hc:1", "tn-hc:2") })
+	rmOnCleanup(t, "tn-hc")
+	ok(t, "create", "--name", "tn-hc", "tn-hc:1", "true")
+	ok(t, "commit", "-c", `CMD ["sh"]`, "tn-hc", "tn-hc:2")
+	assert.Equal(t, ok(t, "image", "inspect", "-f", "{{json .Config.Healthcheck}} {{json .Config.Cmd}}", "tn-hc:2"),
+		`{"Test":["CMD-SHELL","true"],"Interval":5000000000} ["sh"]`)
+}
+
 // TestDockerFilesOnce: /.dockerenv and /etc/mtab are made at the first
 // start only: a container that deletes them keeps them deleted.
 func TestDockerFilesOnce(t *testing.T) {
