@@ -267,10 +267,6 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, cfg *router.Logs
 		return false, err
 	}
 	c.Mu.Lock()
-	if c.HostConfig.LogConfig.Type == "none" {
-		c.Mu.Unlock()
-		return false, errLogsNone
-	}
 	tty, path, running := c.Config.Tty, c.LogPath, c.IsRunning()
 	var done chan struct{}
 	if cfg.Follow {

@@ -107,7 +107,7 @@ type linked struct {
 // run. Only the default bridge has links of this kind. The caller holds
 // c.Mu.
 func (d *Daemon) linkedContainers(c *ctr.Container) ([]linked, error) {
-	if len(c.HostConfig.Links) == 0 {
+	if len(c.Links) == 0 {
 		return nil, nil
 	}
 	if primary, own := primaryNetwork(c.HostConfig); !own || primary != "bridge" {

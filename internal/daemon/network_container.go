@@ -380,16 +380,6 @@ func (d *Daemon) dnsNetwork(c *ctr.Container) (bnet.Network, bool) {
 	return bnet.Network{}, false
 }
 
-// updateResolvConf rewrites a container's resolv.conf after it joined or
-// left a network, in place: the running container sees the file through
-// a bind mount. The caller holds c.Mu.
-func (d *Daemon) updateResolvConf(c *ctr.Container) error {
-	if c.ResolvConfPath == "" {
-		return nil
-	}
-	return d.writeResolvConf(c)
-}
-
 // writeHostFiles writes the container's hostname, hosts and resolv.conf
 // (create). On a user-defined network the nameserver is the network's
 // DNS server at its gateway; elsewhere the host's resolvers minus
@@ -413,7 +403,9 @@ func (d *Daemon) writeHostFiles(c *ctr.Container) error {
 	return d.writeResolvConf(c)
 }
 
-// writeResolvConf writes the container's resolv.conf (see writeHostFiles).
+// writeResolvConf writes the container's resolv.conf (see writeHostFiles),
+// also after network connect and disconnect: in place, so a running
+// container sees it through its bind mount. The caller holds c.Mu.
 func (d *Daemon) writeResolvConf(c *ctr.Container) error {
 	if c.HostConfig.NetworkMode.IsHost() {
 		// the host's own file, loopback resolvers included

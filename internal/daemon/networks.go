@@ -275,7 +275,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req *network.Co
 	if err := d.net.Connect(n.ID, c.ID, c.ShortName(), ec, pid); err != nil {
 		return err
 	}
-	if err := d.updateResolvConf(c); err != nil {
+	if err := d.writeResolvConf(c); err != nil {
 		d.log.Warn("update resolv.conf", "id", c.ID, "err", err)
 	}
 	d.events.Publish("network", "connect", n.ID, map[string]string{"name": n.Name, "type": "bridge", "container": c.ID})
@@ -297,7 +297,7 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req *network
 	if err := d.net.Disconnect(n.ID, c.ID); err != nil {
 		return err
 	}
-	if err := d.updateResolvConf(c); err != nil {
+	if err := d.writeResolvConf(c); err != nil {
 		d.log.Warn("update resolv.conf", "id", c.ID, "err", err)
 	}
 	d.events.Publish("network", "disconnect", n.ID, map[string]string{"name": n.Name, "type": "bridge", "container": c.ID})

@@ -340,12 +340,7 @@ func (d *Daemon) containerExited(id string, code int, at time.Time) {
 		return
 	}
 	t0 := time.Now()
-	oom, err := d.rt.OOMKilled(c.ID)
-	if err != nil {
-		d.log.Debug("exit: oom kill count", "id", id, "err", err)
-	}
-	d.cleanupRun(c)
-	c.State.OOMKilled = oom
+	d.cleanupRun(c) // sets OOMKilled
 	c.State.Status = ctr.Exited
 	c.State.Pid = 0
 	c.State.ExitCode = code
@@ -375,7 +370,8 @@ func (d *Daemon) containerExited(id string, code int, at time.Time) {
 }
 
 // cleanupRun removes what a run left: the runtime's state and cgroup and
-// the rootfs mount. The caller holds c.Mu.
+// the rootfs mount; State.OOMKilled records whether the cgroup saw an
+// OOM kill. The caller holds c.Mu.
 func (d *Daemon) cleanupRun(c *ctr.Container) {
 	if c.CleanedUp {
 		return
@@ -386,7 +382,9 @@ func (d *Daemon) cleanupRun(c *ctr.Container) {
 	// The runtime removes the cgroup it recorded; one it never recorded (a
 	// create killed before it saved its state) is removed by its path.
 	_, loadErr := d.rt.Load(c.ID)
-	if err := d.rt.Delete(c.ID, true); err != nil && !errdefs.IsNotFound(err) {
+	oom, err := d.rt.DeleteOOMKilled(c.ID, true)
+	c.State.OOMKilled = oom
+	if err != nil && !errdefs.IsNotFound(err) {
 		d.log.Warn("runtime delete", "id", c.ID, "err", err)
 	}
 	if errdefs.IsNotFound(loadErr) {

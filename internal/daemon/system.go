@@ -23,6 +23,7 @@ import (
 	"github.com/berth-project/berth/internal/api/httputils"
 	"github.com/berth-project/berth/internal/api/server"
 	ctr "github.com/berth-project/berth/internal/container"
+	"github.com/berth-project/berth/internal/oci"
 )
 
 // SystemVersion answers /version.
@@ -143,8 +144,7 @@ func (d *Daemon) engineID() string {
 }
 
 func cgroupVersion() string {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+	if oci.CgroupV2() {
 		return "2"
 	}
 	return "1"

@@ -447,14 +447,13 @@ func (m *Manager) resolve(id string, client netip.Addr, name string) ([]netip.Ad
 	var self *Endpoint
 	nets := []*Network{n}
 	if client.IsValid() {
-		for _, o := range m.sorted() {
+	find:
+		for _, o := range m.nets {
 			for _, ep := range o.Endpoints {
 				if ep.IP == client {
 					self = ep
+					break find
 				}
-			}
-			if self != nil {
-				break
 			}
 		}
 	}

@@ -111,6 +111,14 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 // Delete removes a stopped (or, with force, any) container: its processes,
 // cgroup and state; then runs the poststop hooks.
 func (r *Runtime) Delete(id string, force bool) error {
+	_, err := r.DeleteOOMKilled(id, force)
+	return err
+}
+
+// DeleteOOMKilled is Delete that also says whether the kernel's OOM
+// killer killed a process of the container during its run: its cgroup
+// counts them until it is removed here.
+func (r *Runtime) DeleteOOMKilled(id string, force bool) (oomKilled bool, _ error) {
 	t0 := time.Now()
 	defer func() { r.Log.Debug("delete: done", "id", id, "elapsed", time.Since(t0)) }()
 	st, err := r.Load(id)
@@ -118,9 +126,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 		if errdefs.IsNotFound(err) && force {
 			// A create that was killed before it saved the state leaves
 			// a directory without state.json: nothing else is known of it.
-			return os.RemoveAll(r.dir(id))
+			return false, os.RemoveAll(r.dir(id))
 		}
-		return err
+		return false, err
 	}
 	cg, cgErr := st.cgroup()
 	switch st.Status {
@@ -130,22 +138,25 @@ func (r *Runtime) Delete(id string, force bool) error {
 		r.killAll(st, cg)
 	default:
 		if !force {
-			return errorf(errdefs.ErrFailedPrecondition, "cannot delete container %s that is not stopped: %s", id, st.Status)
+			return false, errorf(errdefs.ErrFailedPrecondition, "cannot delete container %s that is not stopped: %s", id, st.Status)
 		}
 		r.killAll(st, cg)
 	}
 	if cgErr == nil {
+		if n, err := cg.OOMKillCount(); err == nil {
+			oomKilled = n > 0
+		}
 		if err := cg.Destroy(); err != nil {
-			return fmt.Errorf("remove cgroup of %s: %w", id, err)
+			return oomKilled, fmt.Errorf("remove cgroup of %s: %w", id, err)
 		}
 	}
 	if err := os.RemoveAll(r.dir(id)); err != nil {
-		return err
+		return oomKilled, err
 	}
 	if err := runStateHooks("poststop", hooksOf(&specs.Spec{Hooks: st.Hooks}).Poststop, st, Stopped); err != nil {
 		r.Log.Warn("poststop hook failed", "id", id, "err", err)
 	}
-	return nil
+	return oomKilled, nil
 }
 
 func (r *Runtime) killAll(st *State, cg *cgroup.Manager) {
@@ -260,22 +271,6 @@ func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
 		return nil, err
 	}
 	return cg.Stats()
-}
-
-// OOMKilled reports whether the kernel's OOM killer killed a process of
-// the container during its run: its cgroup counts them until Delete
-// removes it, so ask after the exit and before Delete.
-func (r *Runtime) OOMKilled(id string) (bool, error) {
-	st, err := r.Load(id)
-	if err != nil {
-		return false, err
-	}
-	cg, err := st.cgroup()
-	if err != nil {
-		return false, err
-	}
-	n, err := cg.OOMKillCount()
-	return n > 0, err
 }
 
 func (r *Runtime) loadRunning(id string) (*State, *cgroup.Manager, error) {

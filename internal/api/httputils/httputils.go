@@ -114,3 +114,10 @@ func VersionFromContext(ctx context.Context) string {
 	v, _ := ctx.Value(versionKey{}).(string)
 	return v
 }
+
+// VersionBefore reports whether the request names an API version older
+// than v (the deprecated fields older versions still have, say).
+func VersionBefore(ctx context.Context, v string) bool {
+	got := VersionFromContext(ctx)
+	return got != "" && VersionLessThan(got, v)
+}

@@ -79,7 +79,7 @@ func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.R
 	if err != nil {
 		return err
 	}
-	if v := httputils.VersionFromContext(ctx); v != "" && httputils.VersionLessThan(v, "1.52") && c.NetworkSettings != nil {
+	if httputils.VersionBefore(ctx, "1.52") && c.NetworkSettings != nil {
 		return httputils.WriteJSON(w, http.StatusOK, withLegacyNetwork(c))
 	}
 	return httputils.WriteJSON(w, http.StatusOK, c)

@@ -108,8 +108,7 @@ func (r *Router) events(ctx context.Context, w http.ResponseWriter, req *http.Re
 	fw := httputils.NewFlushWriter(w)
 	fw.Write(nil)
 	enc := json.NewEncoder(fw)
-	v := httputils.VersionFromContext(ctx)
-	legacy := v != "" && httputils.VersionLessThan(v, "1.52")
+	legacy := httputils.VersionBefore(ctx, "1.52")
 	send := func(m events.Message) error {
 		if !until.IsZero() && m.TimeNano > until.UnixNano() {
 			return nil
