@@ -32,9 +32,13 @@ build:
 	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS),berth_initbin -o bin/berth ./cmd/berth
 	ln -sfn berth bin/berth-runc
 
-# Tests run as root for real: containers, cgroups, mounts and links.
+# Tests run as root for real: containers, cgroups, mounts and links. The
+# runtime's suite runs a second time with the Go init building every
+# container (BERTH_INIT_STAGE=go): the C one (nsenter/initstage.c) is the
+# default where it can, and both must do the same.
 test: deps build
 	$(GO) test -p 1 -count=1 -timeout 15m ./...
+	BERTH_INIT_STAGE=go $(GO) test -count=1 -timeout 10m ./test/runtime
 
 # berth's runtime against Debian's runc (see test/bench/runtime).
 bench: deps build

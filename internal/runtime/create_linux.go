@@ -263,6 +263,25 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		}
 	}
 	release(nil)
+	cfg := &initConfig{
+		ID:           opts.ID,
+		Bundle:       bundle,
+		Rootfs:       rootfs,
+		RawSpec:      rawSpec,
+		Spec:         spec,
+		Process:      spec.Process,
+		NoPivot:      opts.NoPivot,
+		NoNewKeyring: opts.NoNewKeyring,
+		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
+		PreserveFDs:  opts.PreserveFDs,
+		NewUTS:       newFlags&unix.CLONE_NEWUTS != 0,
+		NewCgroupNS:  newFlags&unix.CLONE_NEWCGROUP != 0,
+	}
+	// Made while nsenter.c forks: the plan for initstage.c, or nil for
+	// the Go init.
+	if cfg.plan, err = initPlan(cfg); err != nil {
+		return nil, err
+	}
 	f := <-forkDone
 	forkDone = nil
 	cmd = nil // reaped by the handshake
@@ -271,7 +290,17 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	}
 	pid := f.pid
 	initPid = pid
-	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "elapsed", time.Since(t0))
+	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "plan", cfg.plan != nil, "elapsed", time.Since(t0))
+	// The plan goes at once: init builds the container while the state
+	// is saved below. The Go init is told to start its runtime ("g") and
+	// gets its configuration once the state is saved.
+	first := cfg.plan
+	if first == nil {
+		first = []byte("g")
+	}
+	if err := unix.Sendmsg(int(sock.f.Fd()), first, nil, nil, 0); err != nil {
+		return nil, fmt.Errorf("send plan to init: %w", err)
+	}
 	_, startTime, err := procStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init exited early: %w", err)
@@ -304,24 +333,22 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err := r.saveState(st); err != nil {
 		return nil, err
 	}
-	cfg := &initConfig{
-		ID:           opts.ID,
-		Bundle:       bundle,
-		Rootfs:       rootfs,
-		RawSpec:      rawSpec,
-		Spec:         spec,
-		NoPivot:      opts.NoPivot,
-		NoNewKeyring: opts.NoNewKeyring,
-		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
-		PreserveFDs:  opts.PreserveFDs,
-		NewUTS:       newFlags&unix.CLONE_NEWUTS != 0,
-		NewCgroupNS:  newFlags&unix.CLONE_NEWCGROUP != 0,
-	}
-	if spec.Hooks != nil {
-		cfg.State = hookState(st, Creating)
-	}
-	if err := seccompForInit(cfg); err != nil {
-		return nil, err
+	if cfg.plan != nil {
+		// initstage.c waits for this before it waits for `start`:
+		// without it (this create died first) it exits. An init that
+		// failed is gone already; converse reads why.
+		unix.Sendmsg(int(sock.f.Fd()), []byte("mstate\n"), nil, nil, 0)
+	} else {
+		if spec.Hooks != nil {
+			cfg.State = hookState(st, Creating)
+		}
+		if err := seccompForInit(cfg); err != nil {
+			return nil, err
+		}
+		cfg.Process = nil // the spec's, which init decodes
+		if err := sendConfig(sock, cfg); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return nil, err

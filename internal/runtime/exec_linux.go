@@ -111,6 +111,9 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := sendConfig(sock, cfg); err != nil {
+		return 0, err
+	}
 	if err := r.converse(sock, cfg, st, opts.ConsoleSocket, opts.Console); err != nil {
 		return 0, err
 	}

@@ -21,12 +21,28 @@ func execPlan(cfg *initConfig, p *specs.Process, spec *specs.Spec) ([]byte, erro
 		os.Getenv("BERTH_EXEC_STAGE") == "go" {
 		return nil, nil
 	}
-	b := []byte{'X'}
-	record := func(tag byte, payload []byte) {
-		b = append(b, tag)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
-		b = append(b, payload...)
+	w := &planWriter{b: []byte{'X'}}
+	if err := w.process(cfg, p, spec, true); err != nil {
+		return nil, err
 	}
+	return w.b, nil
+}
+
+// planWriter writes the records of a plan for the C stages: a tag byte, a
+// little-endian u32 length, the payload.
+type planWriter struct{ b []byte }
+
+func (w *planWriter) record(tag byte, payload []byte) {
+	w.b = append(w.b, tag)
+	w.b = binary.LittleEndian.AppendUint32(w.b, uint32(len(payload)))
+	w.b = append(w.b, payload...)
+}
+
+// process writes p's records (see execstage.c); the rlimits only when
+// the stage sets them (an exec: a container's init gets them from the
+// runtime at create).
+func (w *planWriter) process(cfg *initConfig, p *specs.Process, spec *specs.Spec, rlimits bool) error {
+	record := w.record
 	if p.Terminal {
 		var size []byte
 		if cs := p.ConsoleSize; cs != nil {
@@ -55,11 +71,11 @@ func execPlan(cfg *initConfig, p *specs.Process, spec *specs.Spec) ([]byte, erro
 
 	caps, err := newCapabilities(p.Capabilities)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	last, err := capability.LastCap()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c := binary.LittleEndian.AppendUint32(nil, uint32(last))
 	for _, which := range []capability.CapType{capability.BOUNDING, capability.EFFECTIVE,
@@ -85,11 +101,14 @@ func execPlan(cfg *initConfig, p *specs.Process, spec *specs.Spec) ([]byte, erro
 		case specs.PerLinux32:
 			persona = 0x0008
 		default:
-			return nil, fmt.Errorf("unknown personality domain %q", d)
+			return fmt.Errorf("unknown personality domain %q", d)
 		}
 		record('P', append(binary.LittleEndian.AppendUint32(nil, persona), spec.Linux.Personality.Domain...))
 	}
 	for _, r := range p.Rlimits {
+		if !rlimits {
+			break
+		}
 		l := binary.LittleEndian.AppendUint32(nil, uint32(rlimitNames[r.Type]))
 		l = binary.LittleEndian.AppendUint64(l, r.Soft)
 		l = binary.LittleEndian.AppendUint64(l, r.Hard)
@@ -99,5 +118,5 @@ func execPlan(cfg *initConfig, p *specs.Process, spec *specs.Spec) ([]byte, erro
 	if len(cfg.SeccompFilter) > 0 {
 		record('S', cfg.SeccompFilter)
 	}
-	return b, nil
+	return nil
 }

@@ -42,7 +42,7 @@ func InitMain() {
 	if efd, err := strconv.Atoi(os.Getenv("_BERTH_EXEFD")); err == nil {
 		unix.Close(efd) // the sealed binary this process was executed from
 	}
-	for _, k := range []string{"_BERTH_SYNCFD", "_BERTH_LISTENFD", "_BERTH_EXEFD"} {
+	for _, k := range []string{"_BERTH_SYNCFD", "_BERTH_LISTENFD", "_BERTH_EXEFD", "_BERTH_INIT"} {
 		os.Unsetenv(k)
 	}
 	report := sock

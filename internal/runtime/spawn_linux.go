@@ -37,7 +37,9 @@ func initCommand(stdio IO, preserve int, child, listener *os.File, extra ...*os.
 	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
 	if listener != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, listener)
-		cmd.Env = append(cmd.Env, "_BERTH_LISTENFD="+strconv.Itoa(4+preserve))
+		// a container's init: its first message says whether it is built
+		// by nsenter/initstage.c (a plan) or by the Go init ("g")
+		cmd.Env = append(cmd.Env, "_BERTH_LISTENFD="+strconv.Itoa(4+preserve), "_BERTH_INIT=stage")
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, extra...)
 	// The sealed binary is executed by its number in the child. It goes
@@ -158,16 +160,22 @@ func cgroupMessage(paths map[string]string) []byte {
 	return []byte(b.String())
 }
 
-// converse sends init its configuration and serves its requests until it
-// reports ready.
-func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error) error {
+// sendConfig sends init (or the C stage of an exec) what to do: the plan,
+// if there is one, else the Go init's configuration.
+func sendConfig(sock syncSocket, cfg *initConfig) error {
 	if cfg.plan != nil {
 		if err := unix.Sendmsg(int(sock.f.Fd()), cfg.plan, nil, nil, 0); err != nil {
-			return fmt.Errorf("send plan to exec: %w", err)
+			return fmt.Errorf("send plan to init: %w", err)
 		}
 	} else if err := sock.send(message{Type: msgConfig, Config: cfg}); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
+	return nil
+}
+
+// converse serves init's requests, once it has its configuration
+// (sendConfig), until it reports ready.
+func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleSocket string, console func(*os.File) error) error {
 	hooks := hooksOf(cfg.Spec)
 	for {
 		m, fds, ok, err := sock.recv()

@@ -223,7 +223,7 @@ true`)
 		id := r.started(b)
 		r.ok(append([]string{"exec", "--detach", id}, berthArgs...)...)
 		r.ok("exec", "--detach", id, "sh", "-c", `exec >/tmp/out 2>&1
-for d in /proc/[0-9]*; do grep -q fifo $d/cmdline 2>/dev/null && p=${d#/proc/}; done
+for d in /proc/[0-9]*; do [ ${d#/proc/} = $$ ] || { grep -q fifo $d/cmdline 2>/dev/null && p=${d#/proc/}; }; done
 echo "berth is pid $p"
 exec 3</proc/$p/exe && echo opened exe
 cat /tmp/fifo >/dev/null

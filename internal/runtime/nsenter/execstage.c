@@ -47,89 +47,21 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
-/*
- * The kernel's definitions, spelled out: musl-gcc (which berth is built
- * with where it is installed) comes without the kernel's headers. See
- * capget(2), seccomp(2) and include/uapi/linux/filter.h.
- */
-#define BERTH_CAP_VERSION_3 0x20080522
-#define BERTH_CAP_SETPCAP 8
-#define BERTH_SECCOMP_SET_MODE_FILTER 1
+#include "stage.h"
 
-struct cap_header {
-	uint32_t version;
-	int pid;
-};
-
-struct cap_data {
-	uint32_t effective, permitted, inheritable;
-};
-
-struct bpf_insn {
-	uint16_t code;
-	uint8_t jt, jf;
-	uint32_t k;
-};
-
-struct bpf_prog {
-	unsigned short len;
-	struct bpf_insn *filter;
-};
-
-#ifndef PR_CAP_AMBIENT
-#define PR_CAP_AMBIENT 47
-#define PR_CAP_AMBIENT_RAISE 2
-#define PR_CAP_AMBIENT_CLEAR_ALL 4
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
-struct plan {
-	char **args, **env; /* NULL-terminated, env with room for HOME */
-	int nargs, nenv;
-	const char *cwd;
-	uint32_t uid, gid, *groups;
-	int ngroups, has_user;
-	int has_umask;
-	uint32_t umask;
-	int has_caps;
-	uint32_t last_cap;
-	uint64_t bounding, effective, permitted, inheritable, ambient;
-	int no_new_privs;
-	int has_personality;
-	uint32_t personality;
-	char personality_name[64];
-	struct rlimit_entry {
-		uint32_t resource;
-		uint64_t soft, hard;
-		char name[32];
-	} *rlimits;
-	int nrlimits;
-	int nul_in_args, nul_in_cwd; /* as Go, which fails at chdir and execve */
-	uint32_t min_fd;
-	uint64_t seccomp_flags;
-	struct bpf_insn *filter;
-	unsigned short filter_len;
-	int terminal;
-	uint32_t rows, cols;
-};
-
-static int report_fd = -1;
+int report_fd = -1;
 
 /* errstr is Go's text for an errno ("no such file or directory", which
  * the daemon looks for to tell exit code 127 from 126): Go's own table for
  * the errors these steps can meet, else the C library's text with a
  * lower-case first letter. */
-static const char *errstr(int err)
+const char *errstr(int err)
 {
 	static const struct {
 		int err;
@@ -159,7 +91,7 @@ static const char *errstr(int err)
 	return buf;
 }
 
-static void fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
 	char msg[4096];
 	va_list ap;
@@ -174,18 +106,18 @@ static void fail(const char *fmt, ...)
 	_exit(1);
 }
 
-static uint32_t u32(const unsigned char *p)
+uint32_t u32(const unsigned char *p)
 {
 	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t u64(const unsigned char *p)
+uint64_t u64(const unsigned char *p)
 {
 	return u32(p) | (uint64_t)u32(p + 4) << 32;
 }
 
 /* string copies a payload into a NUL-terminated string. */
-static char *string(const unsigned char *p, uint32_t n)
+char *string(const unsigned char *p, uint32_t n)
 {
 	char *s = malloc(n + 1);
 
@@ -204,10 +136,10 @@ static void bounded_copy(char *dst, size_t size, const unsigned char *p, uint32_
 	dst[n] = '\0';
 }
 
-static void read_plan(struct plan *pl)
+unsigned char *berth_recv_plan(ssize_t *len)
 {
 	ssize_t size, n;
-	unsigned char *buf, *p, *end;
+	unsigned char *buf;
 
 	do {
 		size = recv(report_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
@@ -220,9 +152,25 @@ static void read_plan(struct plan *pl)
 	do {
 		n = recv(report_fd, buf, size, 0);
 	} while (n < 0 && errno == EINTR);
-	if (n != size || buf[0] != 'X')
+	if (n != size)
 		fail("exec: bad plan from runtime");
+	*len = n;
+	return buf;
+}
+
+/* The tags of the records that build a container (initstage.c). */
+int berth_is_init_record(unsigned char tag)
+{
+	return tag && strchr("GormclnHhYQWLzJk", tag) != NULL;
+}
+
+void berth_parse_plan(const unsigned char *buf, ssize_t n, struct plan *pl, int init)
+{
+	const unsigned char *p, *end;
+
 	memset(pl, 0, sizeof(*pl));
+	if (n < 1 || buf[0] != (init ? 'K' : 'X'))
+		fail("exec: bad plan from runtime");
 	/* Count the arguments and variables first, to size their arrays. */
 	for (p = buf + 1, end = buf + n; p < end;) {
 		uint32_t len;
@@ -349,13 +297,13 @@ static void read_plan(struct plan *pl)
 			}
 			break;
 		default:
-			fail("exec: bad plan from runtime");
+			if (!init || !berth_is_init_record(tag))
+				fail("exec: bad plan from runtime");
 		}
 		p += len;
 	}
 	if (pl->nargs == 0 || !pl->cwd)
 		fail("exec: bad plan from runtime");
-	free(buf);
 }
 
 static const char *getenv_of(char **env, int n, const char *key)
@@ -462,7 +410,7 @@ static int executable(const char *path, int *err)
 }
 
 /* look_path finds the program as lookPath does, with the container's PATH. */
-static char *look_path(const char *name, char **env, int nenv)
+char *look_path(const char *name, char **env, int nenv)
 {
 	const char *path;
 	char *dirs, *dir;
@@ -598,7 +546,7 @@ static void set_identity(const struct plan *pl)
 /* setup_terminal is setupTerminal for an exec: a pty from the container's
  * devpts, whose master goes to the runtime ("mpty" with the descriptor) and
  * whose slave becomes the controlling terminal and stdio. */
-static void setup_terminal(const struct plan *pl)
+void berth_setup_terminal(const struct plan *pl, int dev_console)
 {
 	char path[64], msg[] = "mpty\n", cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg) - 1};
@@ -619,6 +567,19 @@ static void setup_terminal(const struct plan *pl)
 	slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		fail("open pty slave: open %s: %s", path, errstr(errno));
+	if (dev_console) {
+		/* createTarget("/dev/console"): the file to bind onto */
+		int fd;
+		if (mkdir("/dev", 0755) < 0 && errno != EEXIST)
+			fail("create /dev/console: mkdir /dev: %s", errstr(errno));
+		fd = open("/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EISDIR)
+			fail("create /dev/console: open /dev/console: %s", errstr(errno));
+		if (fd >= 0)
+			close(fd);
+		if (mount(path, "/dev/console", NULL, MS_BIND, NULL) < 0)
+			fail("bind /dev/console: %s", errstr(errno));
+	}
 	memset(cbuf, 0, sizeof(cbuf));
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
@@ -661,38 +622,29 @@ static void cloexec_from(unsigned int min)
 	closedir(d);
 }
 
-void berth_exec_stage(int syncfd)
+void berth_run_process(struct plan *pl, const char *path)
 {
-	static struct plan pl;
-	const char *exefd;
-	char *path, *home;
+	char *home;
 
-	report_fd = syncfd;
-	fcntl(syncfd, F_SETFD, FD_CLOEXEC);
-	exefd = getenv("_BERTH_EXEFD"); /* the sealed binary this process runs */
-	if (exefd && *exefd)
-		close(atoi(exefd));
-	read_plan(&pl);
-
-	if (pl.terminal)
-		setup_terminal(&pl);
-	else if (setsid() < 0) /* a session of its own, as setupTerminal says */
-		fail("setsid: %s", errstr(errno));
-	set_rlimits(&pl);
-	if (pl.has_personality && syscall(SYS_personality, (unsigned long)pl.personality) < 0)
-		fail("personality %s: %s", pl.personality_name, errstr(errno));
-	if (pl.has_umask)
-		umask(pl.umask);
-	if (!getenv_of(pl.env, pl.nenv, "HOME")) {
-		home = home_dir(pl.uid);
-		if (asprintf(&pl.env[pl.nenv], "HOME=%s", home) < 0)
+	if (pl->has_personality && syscall(SYS_personality, (unsigned long)pl->personality) < 0)
+		fail("personality %s: %s", pl->personality_name, errstr(errno));
+	/* A session keyring of its own (a container's first process only),
+	 * so that the container cannot use the keys of the host session it
+	 * was started from. */
+	if (pl->keyring && syscall(SYS_keyctl, BERTH_KEYCTL_JOIN_SESSION_KEYRING, pl->keyring) < 0 && errno != ENOSYS)
+		fail("join session keyring: %s", errstr(errno));
+	if (pl->has_umask)
+		umask(pl->umask);
+	if (!getenv_of(pl->env, pl->nenv, "HOME")) {
+		home = home_dir(pl->uid);
+		if (asprintf(&pl->env[pl->nenv], "HOME=%s", home) < 0)
 			fail("exec: out of memory");
-		pl.nenv++;
+		pl->nenv++;
 	}
-	pl.env[pl.nenv] = NULL;
-	pl.args[pl.nargs] = NULL;
-	if (pl.nul_in_cwd || chdir(pl.cwd) < 0)
-		fail("chdir to cwd (\"%s\") set in config.json: %s", pl.cwd, errstr(pl.nul_in_cwd ? EINVAL : errno));
+	pl->env[pl->nenv] = NULL;
+	pl->args[pl->nargs] = NULL;
+	if (pl->nul_in_cwd || chdir(pl->cwd) < 0)
+		fail("chdir to cwd (\"%s\") set in config.json: %s", pl->cwd, errstr(pl->nul_in_cwd ? EINVAL : errno));
 	{
 		/* As execProcess (and runc): a working directory getcwd(2)
 		 * cannot name from the root lies outside the container. */
@@ -703,22 +655,47 @@ void berth_exec_stage(int syncfd)
 		if (r < 0)
 			fail("failed to verify if current working directory is safe: %s", errstr(errno));
 	}
-	path = look_path(pl.args[0], pl.env, pl.nenv);
-	if (pl.has_caps)
-		drop_bounding(&pl);
-	if (pl.filter && !pl.no_new_privs)
-		install_seccomp(&pl);
-	if (pl.has_user)
-		set_identity(&pl);
-	if (pl.has_caps)
-		apply_caps(&pl);
-	if (pl.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if (!path)
+		path = look_path(pl->args[0], pl->env, pl->nenv);
+	if (pl->has_caps)
+		drop_bounding(pl);
+	if (pl->filter && !pl->no_new_privs)
+		install_seccomp(pl);
+	if (pl->has_user)
+		set_identity(pl);
+	if (pl->has_caps)
+		apply_caps(pl);
+	if (pl->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail("set no_new_privs: %s", errstr(errno));
-	if (pl.filter && pl.no_new_privs)
-		install_seccomp(&pl);
-	cloexec_from(pl.min_fd);
-	if (pl.nul_in_args)
-		fail("exec %s: %s", pl.args[0], errstr(EINVAL));
-	execve(path, pl.args, pl.env);
-	fail("exec %s: %s", pl.args[0], errstr(errno));
+	if (pl->filter && pl->no_new_privs)
+		install_seccomp(pl);
+	cloexec_from(pl->min_fd);
+	if (pl->nul_in_args)
+		fail("exec %s: %s", pl->args[0], errstr(EINVAL));
+	execve(path, pl->args, pl->env);
+	fail("exec %s: %s", pl->args[0], errstr(errno));
+}
+
+void berth_exec_stage(int syncfd)
+{
+	static struct plan pl;
+	const char *exefd;
+	unsigned char *buf;
+	ssize_t n;
+
+	report_fd = syncfd;
+	fcntl(syncfd, F_SETFD, FD_CLOEXEC);
+	exefd = getenv("_BERTH_EXEFD"); /* the sealed binary this process runs */
+	if (exefd && *exefd)
+		close(atoi(exefd));
+	buf = berth_recv_plan(&n);
+	berth_parse_plan(buf, n, &pl, 0);
+	free(buf);
+
+	if (pl.terminal)
+		berth_setup_terminal(&pl, 0);
+	else if (setsid() < 0) /* a session of its own, as setupTerminal says */
+		fail("setsid: %s", errstr(errno));
+	set_rlimits(&pl);
+	berth_run_process(&pl, NULL);
 }

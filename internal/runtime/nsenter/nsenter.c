@@ -39,7 +39,9 @@
  *      namespace only applies to children, so the child is the process that
  *      becomes the container (PID 1 in a new PID namespace). The child returns
  *      into the Go runtime (init), or, for an exec that the runtime planned
- *      (_BERTH_EXEC=plan), runs the process itself (execstage.c); this
+ *      (_BERTH_EXEC=plan), runs the process itself (execstage.c), and for a
+ *      container's init (_BERTH_INIT=stage) builds the container itself
+ *      when the runtime sends a plan (initstage.c); this
  *      process brings loopback up in a new network namespace (as runc does;
  *      meanwhile the child starts), reports the child's PID to the parent
  *      ("P<pid>") and exits.
@@ -354,6 +356,29 @@ static pid_t spawn(int cgfd)
 extern const char berth_runtime_sum[] __attribute__((weak));
 int fast_start(int argc, char **argv, int first, const char *runtime); /* faststart.c */
 void berth_exec_stage(int syncfd);                                     /* execstage.c */
+void berth_init_stage(int syncfd, const unsigned char *plan, ssize_t n); /* initstage.c */
+unsigned char *berth_recv_plan(ssize_t *len);                           /* execstage.c */
+extern int berth_stage_report_fd;
+
+/*
+ * init_stage_or_go reads the runtime's first message to a container's
+ * init (_BERTH_INIT=stage): a plan, which initstage.c carries out without
+ * the Go runtime, or "g", after which the Go runtime starts and reads its
+ * configuration.
+ */
+static void init_stage_or_go(void)
+{
+	unsigned char *plan;
+	ssize_t n;
+
+	berth_stage_report_fd = syncfd;
+	plan = berth_recv_plan(&n);
+	if (n == 1 && plan[0] == 'g') {
+		free(plan);
+		return;
+	}
+	berth_init_stage(syncfd, plan, n); /* does not return */
+}
 extern const long berth_runtime_size __attribute__((weak));
 
 /*
@@ -521,11 +546,13 @@ __attribute__((constructor)) static void berth_nsenter(int argc, char **argv, ch
 		 * cgroup directory is the host's: a descriptor of it left open
 		 * would let the process reach the host's file system (through
 		 * /proc/self/fd as its working directory, say). */
-		const char *stage = getenv("_BERTH_EXEC");
+		const char *stage = getenv("_BERTH_EXEC"), *init = getenv("_BERTH_INIT");
 		if (cgfd >= 0)
 			close(cgfd);
 		if (stage && !strcmp(stage, "plan"))
 			berth_exec_stage(syncfd); /* does not return */
+		if (init && !strcmp(init, "stage"))
+			init_stage_or_go();
 		return;
 	}
 	/* Bring loopback up while the child's runtime starts: the runtime
