@@ -22,6 +22,11 @@ import (
 type Runtime struct {
 	Root string
 	Log  *slog.Logger
+
+	// execSpecs keeps, per container, what every exec needs of its spec
+	// (see execSpec); guarded by execMu.
+	execMu    sync.Mutex
+	execSpecs map[string]execSpec
 }
 
 // New returns a runtime keeping its state under root.

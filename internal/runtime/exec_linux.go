@@ -45,20 +45,19 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	spec, err := r.Spec(st)
+	es, err := r.execSpecOf(st)
 	if err != nil {
 		return 0, err
 	}
+	spec := es.spec
 	cfg := &initConfig{
-		Exec:        true,
-		ID:          id,
-		Bundle:      st.Bundle,
-		Spec:        spec,
-		Process:     p,
-		PreserveFDs: opts.PreserveFDs,
-	}
-	if _, err := compileSeccomp(cfg, spec); err != nil {
-		return 0, err
+		Exec:          true,
+		ID:            id,
+		Bundle:        st.Bundle,
+		Spec:          spec,
+		Process:       p,
+		PreserveFDs:   opts.PreserveFDs,
+		SeccompFilter: es.filter,
 	}
 	if cfg.plan, err = execPlan(cfg, p, spec); err != nil {
 		return 0, err
@@ -123,4 +122,47 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 		}
 	}
 	return pid, nil
+}
+
+// execSpec is what every exec in a container needs of its spec: the spec
+// (personality, and the profile) and the compiled seccomp filter. Neither
+// changes after create, and decoding the one and compiling the other took
+// about half a millisecond of each exec (healthchecks run one every
+// interval), so the runtime keeps them for the container's life.
+type execSpec struct {
+	start  uint64 // the init's start time: a new container may reuse the ID
+	spec   *specs.Spec
+	filter []byte
+}
+
+func (r *Runtime) execSpecOf(st *State) (execSpec, error) {
+	r.execMu.Lock()
+	es, ok := r.execSpecs[st.ID]
+	r.execMu.Unlock()
+	if ok && es.start == st.StartTime {
+		return es, nil
+	}
+	spec, err := r.Spec(st)
+	if err != nil {
+		return execSpec{}, err
+	}
+	var cfg initConfig
+	if _, err := compileSeccomp(&cfg, spec); err != nil {
+		return execSpec{}, err
+	}
+	es = execSpec{start: st.StartTime, spec: spec, filter: cfg.SeccompFilter}
+	r.execMu.Lock()
+	if r.execSpecs == nil {
+		r.execSpecs = map[string]execSpec{}
+	}
+	r.execSpecs[st.ID] = es
+	r.execMu.Unlock()
+	return es, nil
+}
+
+// forgetExecSpec drops what execSpecOf kept of a deleted container.
+func (r *Runtime) forgetExecSpec(id string) {
+	r.execMu.Lock()
+	delete(r.execSpecs, id)
+	r.execMu.Unlock()
 }

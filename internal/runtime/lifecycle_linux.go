@@ -121,6 +121,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 func (r *Runtime) DeleteOOMKilled(id string, force bool) (oomKilled bool, _ error) {
 	t0 := time.Now()
 	defer func() { r.Log.Debug("delete: done", "id", id, "elapsed", time.Since(t0)) }()
+	r.forgetExecSpec(id)
 	st, err := r.Load(id)
 	if err != nil {
 		if errdefs.IsNotFound(err) && force {
