@@ -352,11 +352,15 @@ func (d *Daemon) containerExited(id string, code int, at time.Time) {
 	if restart {
 		c.State.Status = ctr.Restarting
 	}
-	c.Save()
+	autoRemove := c.HostConfig.AutoRemove && !restart && !c.RestartInProgress
+	if !autoRemove {
+		// (an --rm container is saved once, as removing, below; after a
+		// crash before that, restore finds it gone and removes it)
+		c.Save()
+	}
 	d.mon.Forget(id)
 	d.log.Debug("exit: recorded", "id", id, "elapsed", time.Since(t0))
 	d.publish(c, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(code)})
-	autoRemove := c.HostConfig.AutoRemove && !restart && !c.RestartInProgress
 	c.Mu.Unlock()
 	d.notifyExit(c, code, autoRemove)
 	switch {
