@@ -366,3 +366,27 @@ func (b imageBackend) ImageLoad(ctx context.Context, r io.Reader, quiet bool, ou
 	}
 	return nil
 }
+
+// DistributionInspect answers GET /distribution/{name}/json: what the
+// registry has for ref (with "latest" when it names no tag or digest),
+// without pulling it. A full image ID names nothing in a registry.
+func (b imageBackend) DistributionInspect(ctx context.Context, ref string, auth *registry.AuthConfig) (registry.DistributionInspect, error) {
+	if parsed, err := reference.ParseAnyReference(ref); err == nil {
+		if _, named := parsed.(reference.Named); !named {
+			return registry.DistributionInspect{}, errdefs.ErrInvalidArgument.WithMessage("no manifest found for full image ID")
+		}
+	}
+	n, err := distribution.ParseRef(ref)
+	if err != nil {
+		return registry.DistributionInspect{}, err
+	}
+	client, err := b.d.registryClient(auth, "")
+	if err != nil {
+		return registry.DistributionInspect{}, err
+	}
+	desc, platforms, err := client.Inspect(ctx, n)
+	if err != nil {
+		return registry.DistributionInspect{}, err
+	}
+	return registry.DistributionInspect{Descriptor: desc, Platforms: platforms}, nil
+}

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright The berth authors
 
-// Package image holds the Engine API's image routes (/images/…, /auth and
-// /commit): list, inspect, history, pull and import, push, tag, remove,
-// save and load, prune, search and registry login.
+// Package image holds the Engine API's image routes (/images/…, /auth,
+// /commit and /distribution): list, inspect, history, pull and import,
+// push, tag, remove, save and load, prune, search, registry login, and
+// what a registry has for a reference.
 package image
 
 import (
@@ -103,4 +104,7 @@ type Backend interface {
 	// ImageCommit makes an image of a container's writable layer and
 	// returns its ID.
 	ImageCommit(ctx context.Context, opts CommitOptions) (string, error)
+	// DistributionInspect asks the registry what ref names: the digest
+	// of its manifest (or index) and the platforms it offers.
+	DistributionInspect(ctx context.Context, ref string, auth *registry.AuthConfig) (registry.DistributionInspect, error)
 }

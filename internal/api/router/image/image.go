@@ -17,7 +17,7 @@ import (
 	"github.com/berth-project/berth/internal/api/server"
 )
 
-// Router serves /images, /auth and /commit.
+// Router serves /images, /auth, /commit and /distribution.
 type Router struct{ b Backend }
 
 // New returns the image router over b.
@@ -39,6 +39,7 @@ func (r *Router) Routes() []server.Route {
 		{Method: "POST", Path: "/images/{name:.*}/push", Handler: r.push},
 		{Method: "POST", Path: "/images/{name:.*}/tag", Handler: r.tag},
 		{Method: "DELETE", Path: "/images/{name:.*}", Handler: r.remove},
+		{Method: "GET", Path: "/distribution/{name:.*}/json", Handler: r.distribution},
 		{Method: "POST", Path: "/auth", Handler: r.auth},
 		{Method: "POST", Path: "/commit", Handler: r.commit},
 	}
@@ -66,6 +67,20 @@ func (r *Router) inspect(ctx context.Context, w http.ResponseWriter, req *http.R
 		return err
 	}
 	return httputils.WriteJSON(w, http.StatusOK, img)
+}
+
+// distribution is GET /distribution/{name}/json. As in Docker, credentials
+// that cannot be decoded are ignored (anonymous access).
+func (r *Router) distribution(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	auth, err := decodeAuth(req.Header.Get(registry.AuthHeader))
+	if err != nil {
+		auth = &registry.AuthConfig{}
+	}
+	info, err := r.b.DistributionInspect(ctx, vars["name"], auth)
+	if err != nil {
+		return err
+	}
+	return httputils.WriteJSON(w, http.StatusOK, info)
 }
 
 func (r *Router) history(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
