@@ -36,8 +36,26 @@ func mountCgroup(cfg *initConfig, dest string, flags uintptr) error {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return err
 	}
+	// ownPath is this cgroup in m's hierarchy; a hierarchy missing from
+	// /proc/self/cgroup fails rather than binding its root, which would
+	// show the container the host's other cgroups
+	ownPath := func(m *mountinfo.Info) (string, error) {
+		key := ""
+		if m.FSType == "cgroup" {
+			key = v1Key(m.VFSOptions)
+		}
+		p, ok := own[key]
+		if !ok && !cgroupns {
+			return "", fmt.Errorf("no cgroup of hierarchy %q in /proc/self/cgroup", key)
+		}
+		return p, nil
+	}
 	if len(mounts) == 1 && mounts[0].FSType == "cgroup2" && mounts[0].Mountpoint == "/sys/fs/cgroup" {
-		return mountHierarchy(mounts[0], own[""], dest, cgroupns, flags)
+		p, err := ownPath(mounts[0])
+		if err != nil {
+			return err
+		}
+		return mountHierarchy(mounts[0], p, dest, cgroupns, flags)
 	}
 	if err := unix.Mount("tmpfs", dest, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
 		return err
@@ -51,11 +69,11 @@ func mountCgroup(cfg *initConfig, dest string, flags uintptr) error {
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			return err
 		}
-		key := ""
-		if m.FSType == "cgroup" {
-			key = v1Key(m.VFSOptions)
+		p, err := ownPath(m)
+		if err != nil {
+			return err
 		}
-		if err := mountHierarchy(m, own[key], sub, cgroupns, flags); err != nil {
+		if err := mountHierarchy(m, p, sub, cgroupns, flags); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}

@@ -296,16 +296,6 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	pid := f.pid
 	initPid = pid
 	r.Log.Debug("create: init forked", "id", opts.ID, "pid", pid, "plan", cfg.plan != nil, "elapsed", time.Since(t0))
-	// The plan goes at once: init builds the container while the state
-	// is saved below. The Go init is told to start its runtime ("g") and
-	// gets its configuration once the state is saved.
-	first := cfg.plan
-	if first == nil {
-		first = []byte("g")
-	}
-	if err := unix.Sendmsg(int(sock.f.Fd()), first, nil, nil, 0); err != nil {
-		return nil, fmt.Errorf("send plan to init: %w", err)
-	}
 	_, startTime, err := procStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("init exited early: %w", err)
@@ -326,8 +316,19 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		CgroupPaths: cg.Paths(),
 		spec:        spec,
 	}
+	// Before init's sysctls, which may name the devices.
 	if err := moveNetDevices(pid, spec.Linux.NetDevices); err != nil {
 		return nil, err
+	}
+	// The plan goes now: init builds the container while the state is
+	// saved below. The Go init is told to start its runtime ("g") and
+	// gets its configuration once the state is saved.
+	first := cfg.plan
+	if first == nil {
+		first = []byte("g")
+	}
+	if err := unix.Sendmsg(int(sock.f.Fd()), first, nil, nil, 0); err != nil {
+		return nil, fmt.Errorf("send plan to init: %w", err)
 	}
 	// Record the process and cgroup at once, so that if this create is
 	// killed from here on, `delete --force` still finds what to remove.
@@ -338,12 +339,7 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	if err := r.saveState(st); err != nil {
 		return nil, err
 	}
-	if cfg.plan != nil {
-		// initstage.c waits for this before it waits for `start`:
-		// without it (this create died first) it exits. An init that
-		// failed is gone already; converse reads why.
-		unix.Sendmsg(int(sock.f.Fd()), []byte("mstate\n"), nil, nil, 0)
-	} else {
+	if cfg.plan == nil {
 		if spec.Hooks != nil {
 			cfg.State = hookState(st, Creating)
 		}

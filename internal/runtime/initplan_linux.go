@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -30,6 +31,9 @@ func initPlan(cfg *initConfig) ([]byte, error) {
 		return nil, nil
 	}
 	if h := s.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+		return nil, nil
+	}
+	if hasNUL(cfg) {
 		return nil, nil
 	}
 	w := &planWriter{b: []byte{'K'}}
@@ -103,6 +107,31 @@ func initPlan(cfg *initConfig) ([]byte, error) {
 	return w.b, nil
 }
 
+// hasNUL reports whether a string that initstage.c reads as a C string
+// holds a NUL byte: C would cut it short where the Go init fails with
+// EINVAL. (The process's strings go through execstage.c, which fails as
+// the Go init does.)
+func hasNUL(cfg *initConfig) bool {
+	s := cfg.Spec
+	strs := []string{cfg.Rootfs, cfg.ID, s.Hostname, s.Domainname, s.Linux.RootfsPropagation}
+	for _, m := range s.Mounts {
+		strs = append(append(strs, m.Source, m.Destination, m.Type), m.Options...)
+	}
+	strs = append(append(strs, s.Linux.MaskedPaths...), s.Linux.ReadonlyPaths...)
+	for k, v := range s.Linux.Sysctl {
+		strs = append(strs, k, v)
+	}
+	for _, d := range s.Linux.Devices {
+		strs = append(strs, d.Path)
+	}
+	for _, x := range strs {
+		if strings.IndexByte(x, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func appendString(b []byte, s string) []byte {
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
 	return append(b, s...)
@@ -122,7 +151,7 @@ func (w *planWriter) mount(cfg *initConfig, m specs.Mount) (ok bool, err error) 
 	what := fmt.Sprintf("mount %s (%s) on %s", m.Source, m.Type, m.Destination)
 	dest := filepath.Join("/", m.Destination)
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
-		return true, w.cgroup(cfg, flags, dest, what)
+		return w.cgroup(cfg, flags, dest, what)
 	}
 	var kind, remountFlags uint32
 	src := m.Source
@@ -158,12 +187,18 @@ func (w *planWriter) mount(cfg *initConfig, m specs.Mount) (ok bool, err error) 
 
 // cgroup writes mountCgroup's work: the host's cgroup hierarchies, which
 // init mounts afresh in a cgroup namespace or binds its own part of.
-func (w *planWriter) cgroup(cfg *initConfig, flags uintptr, dest, what string) error {
+//
+// ok is false (the Go init does it) for more hierarchies than initstage.c
+// takes.
+func (w *planWriter) cgroup(cfg *initConfig, flags uintptr, dest, what string) (ok bool, err error) {
 	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
 		return m.FSType != "cgroup" && m.FSType != "cgroup2", false
 	})
 	if err != nil {
-		return err
+		return false, err
+	}
+	if len(mounts) > maxPlanCgroupMounts {
+		return false, nil
 	}
 	b := binary.LittleEndian.AppendUint32(nil, uint32(flags))
 	b = binary.LittleEndian.AppendUint32(b, boolU32(hasNS(cfg.Spec, specs.CgroupNamespace)))
@@ -179,8 +214,11 @@ func (w *planWriter) cgroup(cfg *initConfig, flags uintptr, dest, what string) e
 		}
 	}
 	w.record('c', b)
-	return nil
+	return true, nil
 }
+
+// maxPlanCgroupMounts is how many cgroup mounts initstage.c takes.
+const maxPlanCgroupMounts = 64
 
 // device writes makeDevice's work for d outside a user namespace; false
 // for a type the Go init reports.

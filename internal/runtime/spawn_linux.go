@@ -211,6 +211,17 @@ func (r *Runtime) converse(sock syncSocket, cfg *initConfig, st *State, consoleS
 				return err
 			}
 		case msgReady:
+			if cfg.plan != nil && !cfg.Exec {
+				// initstage.c waits for this before it waits for
+				// `start`: the state is saved (without it, because this
+				// create died first, init exits). It is sent only now,
+				// so that an init that fails has nothing unread: its
+				// socket's close would reset the connection before its
+				// error could be read.
+				if err := unix.Sendmsg(int(sock.f.Fd()), []byte("mstate\n"), nil, nil, 0); err != nil {
+					return fmt.Errorf("tell init the state is saved: %w", err)
+				}
+			}
 			return nil
 		case msgLog:
 			r.Log.Debug("init: "+m.Error, "id", cfg.ID)

@@ -2,9 +2,11 @@ package runtime_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -68,4 +70,53 @@ func TestInitStage(t *testing.T) {
 
 func withDevice(s *specs.Spec) {
 	s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/mynull", Type: "c", Major: 1, Minor: 3})
+}
+
+// TestInitErrorsArriveWhole fails create the same way many times: the
+// runtime must always read init's own error (here a missing bind source,
+// which the daemon maps to exit code 127), never a reset connection
+// because it sent init something init did not read before failing.
+func TestInitErrorsArriveWhole(t *testing.T) {
+	r := newRT(t)
+	for i := 0; i < 30; i++ {
+		b := sh(t, "true", withMounts(specs.Mount{Destination: "/x", Type: "bind", Source: "/nonexistent/source", Options: []string{"rbind"}}))
+		res := r.cmd("", "create", "--bundle", b, containerID(t))
+		assert.Assert(t, is.Contains(res.stderr, "mount /nonexistent/source (bind) on /x: stat /nonexistent/source: no such file or directory"), res)
+	}
+}
+
+// TestLongCgroupPath gives the container a cgroup path of 1800 bytes and
+// the host's cgroup namespace: each cgroup hierarchy in the container must
+// be a bind of the container's own cgroup, never of an ancestor (which
+// would show it the host's other cgroups), however long the lines of
+// /proc/self/cgroup.
+func TestLongCgroupPath(t *testing.T) {
+	r := newRT(t)
+	idCount++
+	path := fmt.Sprintf("%s/long%d", cgroupParent, idCount)
+	for i := 0; len(path) < 1800; i++ {
+		path += "/" + strings.Repeat(string(rune('a'+i)), min(200, 1800-len(path)-1))
+	}
+	b := sh(t, `awk '$5 ~ "^/sys/fs/cgroup/" {print $4}' /proc/self/mountinfo`, withoutNamespace(specs.CgroupNamespace),
+		func(s *specs.Spec) { s.Linux.CgroupsPath = path })
+	res := r.run(b)
+	assert.Equal(t, res.code, 0, res)
+	roots := strings.Fields(res.stdout)
+	assert.Assert(t, len(roots) > 0, res)
+	for _, root := range roots {
+		assert.Check(t, strings.HasSuffix(root, path), "a cgroup hierarchy bound from %q", root)
+	}
+}
+
+// TestDanglingMountDestination puts a dangling symlink where a bind mount
+// goes: create fails, saying it is not a directory (as pathrs-lite does).
+func TestDanglingMountDestination(t *testing.T) {
+	r := newRT(t)
+	src := t.TempDir()
+	traversable(t, src)
+	b := sh(t, "true", withMounts(specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind"}}))
+	assert.NilError(t, os.Symlink("/nonexistent/dir", filepath.Join(b, "rootfs/data")))
+	res := r.run(b)
+	assert.Check(t, res.code != 0, res)
+	assert.Check(t, is.Contains(res.stderr, "not a directory"), res)
 }

@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"strings"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,12 +24,15 @@ func TestNetDevices(t *testing.T) {
 		exec.Command("ip", "link", "del", host).Run()
 		exec.Command("ip", "link", "del", peer).Run()
 	})
-	b := sh(t, `ip -o link | cut -d: -f2 | cut -d@ -f1`, func(s *specs.Spec) {
+	// a sysctl may name the device: it is there before init writes them
+	b := sh(t, `ip -o link | cut -d: -f2 | cut -d@ -f1; cat /proc/sys/net/ipv4/conf/eth9/forwarding`, func(s *specs.Spec) {
 		s.Linux.NetDevices = map[string]specs.LinuxNetDevice{host: {Name: "eth9"}}
+		s.Linux.Sysctl = map[string]string{"net.ipv4.conf.eth9.forwarding": "1"}
 	})
 	res := r.run(b)
 	assert.Equal(t, res.code, 0, res)
 	assert.Assert(t, is.Contains(res.stdout, " eth9\n"))
+	assert.Assert(t, strings.HasSuffix(res.stdout, "\n1\n"), res)
 	_, err = exec.Command("ip", "link", "show", host).CombinedOutput()
 	assert.Assert(t, err != nil, "the device left the host's namespace")
 }

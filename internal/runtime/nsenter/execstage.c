@@ -119,7 +119,7 @@ uint64_t u64(const unsigned char *p)
 /* string copies a payload into a NUL-terminated string. */
 char *string(const unsigned char *p, uint32_t n)
 {
-	char *s = malloc(n + 1);
+	char *s = malloc((size_t)n + 1);
 
 	if (!s)
 		fail("exec: out of memory");

@@ -157,6 +157,21 @@ static char *rd_str(struct cursor *c)
 
 static int rootfd = -1;
 
+/* openat2 with RESOLVE_IN_ROOT fails with EAGAIN when a ".." is resolved
+ * while a mount or rename happens anywhere on the system: try again, as
+ * pathrs-lite does, a bounded number of times. */
+static int openat2_retry(int dirfd, const char *path, struct berth_open_how *how)
+{
+	int fd;
+
+	for (int i = 0; i < 128; i++) {
+		fd = (int)syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
+		if (fd >= 0 || (errno != EAGAIN && errno != EXDEV))
+			break;
+	}
+	return fd;
+}
+
 /* in_root opens path inside the rootfs, as pathrs-lite does. */
 static int in_root(const char *path, int flags)
 {
@@ -165,7 +180,7 @@ static int in_root(const char *path, int flags)
 		.resolve = BERTH_RESOLVE_IN_ROOT | BERTH_RESOLVE_NO_MAGICLINKS,
 	};
 
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	return openat2_retry(rootfd, path, &how);
 }
 
 /* open_nofollow opens p (in the new root) for a mount on it, refusing
@@ -177,7 +192,7 @@ static int open_nofollow(const char *p)
 		.resolve = BERTH_RESOLVE_NO_SYMLINKS | BERTH_RESOLVE_NO_MAGICLINKS,
 	};
 
-	return (int)syscall(SYS_openat2, AT_FDCWD, p, &how, sizeof(how));
+	return openat2_retry(AT_FDCWD, p, &how);
 }
 
 static const char *fd_path(int fd)
@@ -220,6 +235,10 @@ static int mkdir_all(const char *dest)
 			if (mkdirat(parent, s, 0755) < 0 && errno != EEXIST)
 				goto fail;
 			fd = in_root(buf, O_PATH | O_DIRECTORY);
+			/* there but not found: a dangling symlink, which is
+			 * not a directory (as pathrs-lite says) */
+			if (fd < 0 && errno == ENOENT)
+				errno = ENOTDIR;
 		}
 		if (fd < 0)
 			goto fail;
@@ -254,8 +273,10 @@ static void split_last(const char *path, char *parent, size_t size, const char *
 	n = (size_t)(slash - path);
 	if (n == 0)
 		n = 1;
-	if (n >= size)
-		n = size - 1;
+	if (n >= size) {
+		errno = ENAMETOOLONG;
+		fail("%s: %s", path, errstr(errno));
+	}
 	memcpy(parent, path, n);
 	parent[n] = '\0';
 	*name = slash + 1;
@@ -368,21 +389,38 @@ static void do_mount(struct cursor *c)
 }
 
 /* own_cgroup finds this process's cgroup in the hierarchy named key in
- * /proc/thread-self/cgroup ("" for the v2 one), as ownCgroups. */
+ * /proc/thread-self/cgroup ("" for the v2 one), as ownCgroups, or NULL
+ * with errno set. The file is read whole, however long: a line cut short
+ * would name an ancestor of the container's cgroup, and its bind would
+ * show the container other cgroups. */
 static const char *own_cgroup(const char *key)
 {
-	static char buf[16384];
-	static ssize_t len = -1;
+	static char *buf;
 	static char found[4096];
+	size_t klen = strlen(key);
 
-	if (len < 0) {
+	if (!buf) {
+		size_t len = 0, cap = 16384;
 		int fd = open("/proc/thread-self/cgroup", O_RDONLY | O_CLOEXEC);
 		ssize_t n;
-		len = 0;
+
 		if (fd < 0)
 			fail("open /proc/thread-self/cgroup: %s", errstr(errno));
-		while (len < (ssize_t)sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-			len += n;
+		buf = malloc(cap);
+		if (!buf)
+			fail("init: out of memory");
+		while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
+			len += (size_t)n;
+			if (len == cap - 1) {
+				char *b = realloc(buf, cap * 2);
+				if (!b)
+					fail("init: out of memory");
+				buf = b;
+				cap *= 2;
+			}
+		}
+		if (n < 0)
+			fail("read /proc/thread-self/cgroup: %s", errstr(errno));
 		close(fd);
 		buf[len] = '\0';
 	}
@@ -391,10 +429,12 @@ static const char *own_cgroup(const char *key)
 		size_t ll = nl ? (size_t)(nl - line) : strlen(line);
 		c1 = memchr(line, ':', ll);
 		c2 = c1 ? memchr(c1 + 1, ':', ll - (size_t)(c1 + 1 - line)) : NULL;
-		if (c2 && (size_t)(c2 - c1 - 1) == strlen(key) && !strncmp(c1 + 1, key, strlen(key))) {
+		if (c2 && (size_t)(c2 - c1 - 1) == klen && !strncmp(c1 + 1, key, klen)) {
 			size_t pl = ll - (size_t)(c2 + 1 - line);
-			if (pl >= sizeof(found))
-				pl = sizeof(found) - 1;
+			if (pl >= sizeof(found)) {
+				errno = ENAMETOOLONG;
+				return NULL;
+			}
 			memcpy(found, c2 + 1, pl);
 			found[pl] = '\0';
 			return found;
@@ -403,7 +443,8 @@ static const char *own_cgroup(const char *key)
 			break;
 		line = nl + 1;
 	}
-	return "";
+	errno = ENOENT;
+	return NULL;
 }
 
 /* hierarchy is mountHierarchy: a fresh mount with a cgroup namespace,
@@ -419,9 +460,14 @@ static int hierarchy(int target, const char *type, const char *mountpoint, const
 		return mount("cgroup", fd_path(target), type, flags | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			     !strcmp(type, "cgroup") ? key : NULL);
 	own = own_cgroup(!strcmp(type, "cgroup") ? key : "");
+	if (!own)
+		return -1;
 	if (!strncmp(own, root, rl))
 		own += rl;
-	snprintf(src, sizeof(src), "%s/%s", mountpoint, own);
+	if (snprintf(src, sizeof(src), "%s/%s", mountpoint, own) >= (int)sizeof(src)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	return mount(src, fd_path(target), NULL, MS_BIND | MS_REC, NULL);
 }
 
@@ -697,7 +743,8 @@ static void sysctl(struct cursor *c)
 
 	if (strstr(key, "..") || strchr(key, '/'))
 		fail("invalid sysctl \"%s\"", key);
-	snprintf(path, sizeof(path), "/proc/sys/%s", key);
+	if (snprintf(path, sizeof(path), "/proc/sys/%s", key) >= (int)sizeof(path))
+		fail("sysctl %s=%s: %s", key, value, errstr(ENAMETOOLONG));
 	for (char *s = path + strlen("/proc/sys/"); *s; s++)
 		if (*s == '.')
 			*s = '/';
@@ -817,7 +864,8 @@ static void make_private(const char *rootfs)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s", rootfs);
+	if (snprintf(path, sizeof(path), "%s", rootfs) >= (int)sizeof(path))
+		fail("make the mount of %s private: %s", rootfs, errstr(ENAMETOOLONG));
 	for (;;) {
 		char *slash;
 
@@ -880,8 +928,10 @@ void berth_init_stage(int syncfd, const unsigned char *buf, ssize_t n)
 	each(buf, n, "Y", run_sysctl);
 	/* finishRootfs */
 	each(buf, n, "Q", finish);
-	if (dev_null >= 0)
+	if (dev_null >= 0) {
 		close(dev_null);
+		dev_null = -1;
+	}
 	each(buf, n, "W", finish);
 	if (v.readonly_root && remount("/", MS_BIND | MS_RDONLY) < 0)
 		fail("make rootfs read-only: %s", errstr(errno));
