@@ -198,7 +198,11 @@ func fdPath(f *os.File) string {
 }
 
 // mountPoint makes and opens the mount point dest inside root: a
-// directory, or an empty file for a file bind mount.
+// directory, or an empty file for a file bind mount. What the image has
+// there already is opened with O_PATH, never for reading: a FIFO would
+// block create, and a device node's open has its driver's effects. (A
+// directory there makes the mount of a file fail, saying so; a symlink
+// fails with ELOOP.)
 func mountPoint(root *os.File, dest string, dir bool) (*os.File, error) {
 	if dir {
 		return pathrs.MkdirAllHandle(root, dest, 0o755)
@@ -208,15 +212,32 @@ func mountPoint(root *os.File, dest string, dir bool) (*os.File, error) {
 		return nil, err
 	}
 	defer parent.Close()
-	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if errors.Is(err, unix.EISDIR) {
-		// a directory is there: mounting a file on it fails, saying so
-		return pathrs.OpenatInRoot(root, dest)
+	name := filepath.Base(dest)
+	for range 2 {
+		fd, err := unix.Openat(int(parent.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil {
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil {
+				unix.Close(fd)
+				return nil, err
+			}
+			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				unix.Close(fd)
+				return nil, unix.ELOOP
+			}
+			return os.NewFile(uintptr(fd), dest), nil
+		}
+		if !errors.Is(err, unix.ENOENT) {
+			return nil, err
+		}
+		fd, err = unix.Openat(int(parent.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			unix.Close(fd) // made: reopened above, as what is there now
+		} else if !errors.Is(err, unix.EEXIST) {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), dest), nil
+	return nil, fmt.Errorf("make %s: it keeps changing", dest)
 }
 
 // createTarget makes the mount point: a directory, or an empty file for a

@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 )
@@ -119,4 +121,31 @@ func TestDanglingMountDestination(t *testing.T) {
 	res := r.run(b)
 	assert.Check(t, res.code != 0, res)
 	assert.Check(t, is.Contains(res.stderr, "not a directory"), res)
+}
+
+// TestFileMountOverFIFO gives the image a FIFO and a symlink where file
+// binds go: the FIFO is covered (it is never opened, which would block
+// create), the symlink refused.
+func TestFileMountOverFIFO(t *testing.T) {
+	r := newRT(t)
+	src := filepath.Join(t.TempDir(), "f")
+	assert.NilError(t, os.WriteFile(src, []byte("bound\n"), 0o644))
+	traversable(t, filepath.Dir(src))
+	b := sh(t, "cat /etc/fifo", withMounts(specs.Mount{Destination: "/etc/fifo", Type: "bind", Source: src, Options: []string{"rbind"}}))
+	assert.NilError(t, unix.Mkfifo(filepath.Join(b, "rootfs/etc/fifo"), 0o644))
+	done := make(chan result, 1)
+	go func() { done <- r.run(b) }()
+	select {
+	case res := <-done:
+		assert.Equal(t, res.code, 0, res)
+		assert.Check(t, is.Equal(res.stdout, "bound\n"))
+	case <-time.After(20 * time.Second):
+		t.Fatal("create blocked on the image's FIFO")
+	}
+
+	b = sh(t, "true", withMounts(specs.Mount{Destination: "/etc/link", Type: "bind", Source: src, Options: []string{"rbind"}}))
+	assert.NilError(t, os.Symlink("/etc/passwd", filepath.Join(b, "rootfs/etc/link")))
+	res := r.run(b)
+	assert.Check(t, res.code != 0, res)
+	assert.Check(t, is.Contains(res.stderr, "too many levels of symbolic links"), res)
 }

@@ -1,10 +1,10 @@
 package runtime_test
 
 import (
-	"strings"
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"

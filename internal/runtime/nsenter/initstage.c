@@ -283,12 +283,14 @@ static void split_last(const char *path, char *parent, size_t size, const char *
 }
 
 /* mount_point makes and opens dest for a mount: a directory, or an empty
- * file for a file's bind (mountPoint). */
+ * file for a file's bind (mountPoint). What the image has there already is
+ * opened with O_PATH, never for reading: a FIFO would block, a device
+ * node's open has its driver's effects. A symlink there fails (ELOOP). */
 static int mount_point(const char *dest, int dir)
 {
 	char parent[4096];
 	const char *name;
-	int pfd, fd, err;
+	int pfd, fd, err = 0;
 
 	if (dir)
 		return mkdir_all(dest);
@@ -296,12 +298,37 @@ static int mount_point(const char *dest, int dir)
 	pfd = mkdir_all(parent);
 	if (pfd < 0)
 		return -1;
-	fd = openat(pfd, name, O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EISDIR)
-		fd = in_root(dest, O_PATH); /* mounting a file there fails, saying so */
-	err = errno;
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+
+		fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			if (fstat(fd, &st) < 0)
+				err = errno;
+			else if (S_ISLNK(st.st_mode))
+				err = ELOOP;
+			else
+				break;
+			close(fd);
+			fd = -1;
+			break;
+		}
+		err = errno;
+		if (err != ENOENT)
+			break;
+		fd = openat(pfd, name, O_CREAT | O_EXCL | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd); /* made: reopened above, as what is there now */
+			fd = -1;
+		} else if (errno != EEXIST) {
+			err = errno;
+			break;
+		}
+		err = EAGAIN;
+	}
 	close(pfd);
-	errno = err;
+	if (fd < 0)
+		errno = err;
 	return fd;
 }
 
