@@ -406,6 +406,9 @@ func TestEvents(t *testing.T) {
 	// the run joined and left its network, as Docker says
 	out = ok(t, "events", "--since", since, "--until", until, "--filter", "type=network", "--filter", "network=bridge", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
 	assert.Assert(t, is.Contains(out, "connect bridge\ndisconnect bridge"), out)
+	// --until alone replays what is kept up to then, as in Docker
+	out = ok(t, "events", "--until", until, "--filter", "container=ev", "--format", "{{.Action}}")
+	assert.Equal(t, out, "create\nattach\nstart\ndie\ndestroy")
 }
 
 func TestRemoveDeletesEverything(t *testing.T) {

@@ -86,8 +86,9 @@ func (r *Router) df(ctx context.Context, w http.ResponseWriter, req *http.Reques
 	return httputils.WriteJSON(w, http.StatusOK, du)
 }
 
-// events streams events as JSON lines: the kept ones since "since", then
-// new ones until "until" passes or the client goes.
+// events streams events as JSON lines: the kept ones since "since" (all
+// of them with "until" alone), then new ones until "until" passes or the
+// client goes.
 func (r *Router) events(ctx context.Context, w http.ResponseWriter, req *http.Request, _ map[string]string) error {
 	f, err := httputils.ParseFilters(req.FormValue("filters"), "config", "container", "daemon", "event", "image", "label", "network", "node", "plugin", "scope", "secret", "service", "type", "volume")
 	if err != nil {
@@ -101,7 +102,12 @@ func (r *Router) events(ctx context.Context, w http.ResponseWriter, req *http.Re
 	if err != nil {
 		return err
 	}
-	past, ch, cancel := r.b.SubscribeEvents(since)
+	// as in Docker, "until" alone replays every kept event before it
+	replay := since
+	if replay.IsZero() && !until.IsZero() {
+		replay = time.Unix(0, 0)
+	}
+	past, ch, cancel := r.b.SubscribeEvents(replay)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
