@@ -68,22 +68,31 @@ func createDevices(cfg *initConfig) error {
 	return nil
 }
 
+// deviceNode is what mknod(2) makes for d: the file type and the
+// permissions (0666 unless the spec says).
+func deviceNode(d specs.LinuxDevice) (mode, perm uint32, err error) {
+	switch d.Type {
+	case "c", "u":
+		mode = unix.S_IFCHR
+	case "b":
+		mode = unix.S_IFBLK
+	case "p":
+		mode = unix.S_IFIFO
+	default:
+		return 0, 0, fmt.Errorf("unknown device type %q", d.Type)
+	}
+	perm = 0o666
+	if d.FileMode != nil {
+		perm = uint32(d.FileMode.Perm())
+	}
+	return mode, perm, nil
+}
+
 func makeDevice(d specs.LinuxDevice, dest string, inUserNS bool) error {
 	if !inUserNS {
-		var mode uint32
-		switch d.Type {
-		case "c", "u":
-			mode = unix.S_IFCHR
-		case "b":
-			mode = unix.S_IFBLK
-		case "p":
-			mode = unix.S_IFIFO
-		default:
-			return fmt.Errorf("unknown device type %q", d.Type)
-		}
-		perm := uint32(0o666)
-		if d.FileMode != nil {
-			perm = uint32(d.FileMode.Perm())
+		mode, perm, err := deviceNode(d)
+		if err != nil {
+			return err
 		}
 		os.Remove(dest)
 		if err := unix.Mknod(dest, mode|perm, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {

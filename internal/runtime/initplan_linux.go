@@ -223,20 +223,9 @@ const maxPlanCgroupMounts = 64
 // device writes makeDevice's work for d outside a user namespace; false
 // for a type the Go init reports.
 func (w *planWriter) device(d specs.LinuxDevice) bool {
-	var mode uint32
-	switch d.Type {
-	case "c", "u":
-		mode = unix.S_IFCHR
-	case "b":
-		mode = unix.S_IFBLK
-	case "p":
-		mode = unix.S_IFIFO
-	default:
+	mode, perm, err := deviceNode(d)
+	if err != nil {
 		return false
-	}
-	perm := uint32(0o666)
-	if d.FileMode != nil {
-		perm = uint32(d.FileMode.Perm())
 	}
 	var uid, gid uint32
 	if d.UID != nil {
