@@ -16,6 +16,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	containertypes "github.com/moby/moby/api/types/container"
+	"golang.org/x/net/websocket"
 
 	"github.com/berth-project/berth/internal/api/httputils"
 	"github.com/berth-project/berth/internal/api/server"
@@ -49,6 +50,7 @@ func (r *Router) Routes() []server.Route {
 		{Method: "POST", Path: "/containers/{name:.*}/pause", Handler: r.pause},
 		{Method: "POST", Path: "/containers/{name:.*}/unpause", Handler: r.unpause},
 		{Method: "POST", Path: "/containers/{name:.*}/attach", Handler: r.attach},
+		{Method: "GET", Path: "/containers/{name:.*}/attach/ws", Handler: r.attachWS},
 		{Method: "POST", Path: "/containers/{name:.*}/resize", Handler: r.resize},
 		{Method: "POST", Path: "/containers/{name:.*}/exec", Handler: r.execCreate},
 		{Method: "DELETE", Path: "/containers/{name:.*}", Handler: r.remove},
@@ -435,6 +437,48 @@ func (r *Router) attach(ctx context.Context, w http.ResponseWriter, req *http.Re
 	// the attach lives as long as the connection.
 	if err := r.b.ContainerAttach(context.WithoutCancel(ctx), name, cfg); err != nil {
 		fmt.Fprintf(cfg.Stderr, "Error attaching: %s\n", err)
+	}
+	return nil
+}
+
+// attachWS is GET /containers/{name}/attach/ws: the attach over a
+// WebSocket, as Docker serves it. The output is raw, never multiplexed,
+// stdout and stderr on the one connection, in binary frames (text frames
+// for API versions before 1.28, as Docker sent them then); the client's
+// frames are the input. There is no origin check, as in Docker: the
+// socket's permissions are the access control.
+func (r *Router) attachWS(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
+	name := vars["name"]
+	stream := httputils.BoolValue(req, "stream")
+	_, reserved, err := r.b.ContainerAttachInfo(ctx, name, stream)
+	if err != nil {
+		return err
+	}
+	served := false
+	srv := websocket.Server{Handler: func(conn *websocket.Conn) {
+		served = true
+		if !httputils.VersionBefore(ctx, "1.28") {
+			conn.PayloadType = websocket.BinaryFrame
+		}
+		cfg := &AttachConfig{
+			Stdin:       conn,
+			Stdout:      conn,
+			Stderr:      conn,
+			UseStdin:    httputils.BoolValue(req, "stdin"),
+			UseStdout:   httputils.BoolValue(req, "stdout"),
+			UseStderr:   httputils.BoolValue(req, "stderr"),
+			Logs:        httputils.BoolValue(req, "logs"),
+			Stream:      stream,
+			DetachKeys:  req.FormValue("detachKeys"),
+			Reservation: reserved,
+		}
+		if err := r.b.ContainerAttach(context.WithoutCancel(ctx), name, cfg); err != nil {
+			fmt.Fprintf(conn, "Error attaching: %s\n", err)
+		}
+	}}
+	srv.ServeHTTP(w, req)
+	if !served && reserved != nil {
+		reserved.Cancel() // the handshake failed
 	}
 	return nil
 }
