@@ -39,6 +39,7 @@ import (
 
 	"github.com/berth-project/berth/internal/api/router/container"
 	"github.com/berth-project/berth/internal/api/router/network"
+	"github.com/berth-project/berth/internal/api/router/swarm"
 	"github.com/berth-project/berth/internal/api/router/system"
 	"github.com/berth-project/berth/internal/api/router/volume"
 	"github.com/berth-project/berth/internal/api/server"
@@ -179,7 +180,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}
 	}
 	d.server = server.New(server.Config{Version: Version, Log: d.log.With("component", "api")},
-		system.New(d), container.New(d), newImageRouter(d), network.New(d), volume.New(d), newBuildRouter(d))
+		system.New(d), container.New(d), newImageRouter(d), network.New(d), volume.New(d), newBuildRouter(d), swarm.New())
 	errc := make(chan error, len(d.cfg.Hosts))
 	for _, h := range d.cfg.Hosts {
 		ln, err := server.Listen(h, tlsConfig)
