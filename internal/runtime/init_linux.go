@@ -173,6 +173,14 @@ func buildContainer(sock syncSocket, cfg *initConfig) error {
 		return err
 	}
 	trace("root pivoted")
+	// The working directory can be under a mount (a volume, a tmpfs)
+	// that covers the one the daemon made in the image: make it in the
+	// container's root, root's and 0755, as runc does.
+	if cwd := cfg.Process.Cwd; cwd != "" && !strings.ContainsRune(cwd, 0) {
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return fmt.Errorf("make the working directory: %w", err)
+		}
+	}
 	if err := setupTerminal(sock, cfg.Process, true); err != nil {
 		return err
 	}

@@ -91,6 +91,10 @@ func execProcess(cfg *initConfig, p *specs.Process) error {
 			return err
 		}
 	}
+	// while still root, and before a seccomp profile could refuse it
+	if err := ownStdio(p.User.UID); err != nil {
+		return err
+	}
 	if err := caps.dropBounding(); err != nil {
 		return err
 	}
@@ -142,6 +146,32 @@ func compileSeccomp(cfg *initConfig, spec *specs.Spec) (bool, error) {
 	}
 	cfg.SeccompFilter, err = f.MarshalBinary()
 	return true, err
+}
+
+// ownStdio gives the process's user its standard streams, as runc does:
+// a terminal's slave (made by root in the container's devpts) must belong
+// to the user, or the program cannot open its own tty by name (ssh, sudo
+// and script check it). Only the owner changes; the group (tty) stays.
+// What is already the user's, /dev/null, and what cannot be changed (a
+// read-only /dev, an owner outside a user namespace) are left alone.
+func ownStdio(uid uint32) error {
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			if errors.Is(err, unix.EBADF) {
+				continue
+			}
+			return fmt.Errorf("fstat stdio %d: %w", fd, err)
+		}
+		if st.Uid == uid || st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3) {
+			continue
+		}
+		err := unix.Fchown(fd, int(uid), int(st.Gid))
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("chown stdio %d: %w", fd, err)
+		}
+	}
+	return nil
 }
 
 // setIdentity switches to the process's user. PR_SET_KEEPCAPS keeps the

@@ -149,3 +149,18 @@ func TestFileMountOverFIFO(t *testing.T) {
 	assert.Check(t, res.code != 0, res)
 	assert.Check(t, is.Contains(res.stderr, "too many levels of symbolic links"), res)
 }
+
+// TestWorkingDirUnderMount sets a working directory inside a tmpfs mount,
+// which covers whatever the image had there: init makes it, after the
+// mounts, as runc does (Docker's `--tmpfs /run -w /run/x`).
+func TestWorkingDirUnderMount(t *testing.T) {
+	r := newRT(t)
+	b := sh(t, "pwd; stat -c %u:%a .", withMounts(specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid"}}),
+		func(s *specs.Spec) {
+			s.Process.Cwd = "/run/x/y"
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+		})
+	res := r.run(b)
+	assert.Equal(t, res.code, 0, res)
+	assert.Check(t, is.Equal(res.stdout, "/run/x/y\n0:755\n"))
+}

@@ -25,3 +25,18 @@ func TestRunTerminalForeground(t *testing.T) {
 	assert.Assert(t, is.Contains(o, "30 99\r\n"), "%q", o)
 	assert.Assert(t, !strings.Contains(o, "\r\r\n"), "%q", o)
 }
+
+// TestTerminalBelongsToUser runs a terminal container as uid 1000: its
+// pty's slave is the user's (group tty stays), so the program can open
+// its own terminal by name, as under runc and Docker.
+func TestTerminalBelongsToUser(t *testing.T) {
+	r := newRT(t)
+	b := sh(t, `stat -c %u:%g $(tty); echo opened > $(tty)`, func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+	})
+	cmd := "exec " + berthBin + " runtime --root " + r.root + " run --bundle " + b + " " + containerID(t)
+	out, err := exec.Command("script", "-qec", cmd, "/dev/null").CombinedOutput()
+	assert.NilError(t, err, string(out))
+	assert.Check(t, is.Contains(string(out), "1000:5\r\nopened\r\n"), "%q", out)
+}

@@ -49,6 +49,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -600,6 +601,27 @@ void berth_setup_terminal(const struct plan *pl, int dev_console)
 		close(slave);
 }
 
+/* own_stdio is ownStdio: the user gets its standard streams (a terminal's
+ * slave must be the user's, or the program cannot open its own tty by
+ * name); the group stays. What is already the user's, /dev/null, and what
+ * cannot be changed are left alone. */
+static void own_stdio(uint32_t uid)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		struct stat st;
+
+		if (fstat(fd, &st) < 0) {
+			if (errno == EBADF)
+				continue;
+			fail("fstat stdio %d: %s", fd, errstr(errno));
+		}
+		if (st.st_uid == uid || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+			continue;
+		if (fchown(fd, uid, st.st_gid) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+			fail("chown stdio %d: %s", fd, errstr(errno));
+	}
+}
+
 /* cloexec_from marks every descriptor from min up close-on-exec
  * (closeExtraFDs), the sync socket included. */
 static void cloexec_from(unsigned int min)
@@ -657,6 +679,8 @@ void berth_run_process(struct plan *pl, const char *path)
 	}
 	if (!path)
 		path = look_path(pl->args[0], pl->env, pl->nenv);
+	/* while still root, and before a seccomp profile could refuse it */
+	own_stdio(pl->has_user ? pl->uid : 0);
 	if (pl->has_caps)
 		drop_bounding(pl);
 	if (pl->filter && !pl->no_new_privs)

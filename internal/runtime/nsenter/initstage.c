@@ -910,6 +910,36 @@ static void make_private(const char *rootfs)
 	}
 }
 
+/* make_cwd makes the working directory, which a mount (a volume, a tmpfs)
+ * can cover, in the container's root: root's and 0755, as os.MkdirAll in
+ * the Go init (and runc) makes it. */
+static void make_cwd(const char *cwd)
+{
+	char buf[4096];
+	struct stat st;
+
+	if (!cwd || !*cwd)
+		return;
+	if (snprintf(buf, sizeof(buf), "%s", cwd) >= (int)sizeof(buf))
+		fail("make the working directory: mkdir %s: %s", cwd, errstr(ENAMETOOLONG));
+	for (char *s = buf + 1;; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			fail("make the working directory: mkdir %s: %s", buf, errstr(errno));
+		*s = c;
+		if (!c)
+			break;
+	}
+	if (stat(buf, &st) < 0)
+		fail("make the working directory: stat %s: %s", buf, errstr(errno));
+	if (!S_ISDIR(st.st_mode))
+		fail("make the working directory: mkdir %s: %s", buf, errstr(ENOTDIR));
+}
+
 /* berth_init_stage does not return. */
 void berth_init_stage(int syncfd, const unsigned char *buf, ssize_t n)
 {
@@ -943,6 +973,8 @@ void berth_init_stage(int syncfd, const unsigned char *buf, ssize_t n)
 	close(rootfd);
 	rootfd = -1;
 	pivot(v.rootfs);
+	if (!pl.nul_in_cwd)
+		make_cwd(pl.cwd);
 
 	if (pl.terminal)
 		berth_setup_terminal(&pl, 1);
