@@ -107,6 +107,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != containertypes.RestartPolicyDisabled {
 		return resp, errdefs.ErrInvalidArgument.WithMessage("can't create 'AutoRemove' container with restart policy")
 	}
+	if err := checkModeConflicts(cfg, hc); err != nil {
+		return resp, err
+	}
 	if err := d.checkNetworkMode(hc, req.NetworkingConfig); err != nil {
 		return resp, err
 	}

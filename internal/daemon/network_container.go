@@ -80,6 +80,56 @@ func primaryNetwork(hc *containertypes.HostConfig) (string, bool) {
 
 // checkNetworkMode validates the network mode and the endpoint settings
 // before anything is made.
+// checkModeConflicts refuses what a UTS or network mode shared with the
+// host or another container makes meaningless, with Docker's texts.
+func checkModeConflicts(cfg *containertypes.Config, hc *containertypes.HostConfig) error {
+	bad := func(what string) error {
+		return errdefs.ErrInvalidArgument.WithMessage("conflicting options: " + what)
+	}
+	if hc.UTSMode.IsHost() && cfg.Hostname != "" {
+		return bad("hostname and the UTS mode")
+	}
+	if !hc.NetworkMode.IsContainer() {
+		return nil
+	}
+	switch {
+	case cfg.Hostname != "":
+		return bad("hostname and the network mode")
+	case len(hc.Links) > 0:
+		return bad("container type network can't be used with links. This would result in undefined behavior")
+	case len(hc.DNS) > 0:
+		return bad("dns and the network mode")
+	case len(hc.ExtraHosts) > 0:
+		return bad("custom host-to-IP mapping and the network mode")
+	case len(hc.PortBindings) > 0 || hc.PublishAllPorts:
+		return bad("port publishing and the container type network mode")
+	case len(cfg.ExposedPorts) > 0:
+		return bad("port exposing and the container type network mode")
+	}
+	return nil
+}
+
+// shareNetworkFiles makes a container that shares another's network
+// (--network container:<id>) use that one's hostname, /etc/hosts and
+// /etc/resolv.conf, as Docker does at each start. The caller holds c.Mu.
+func (d *Daemon) shareNetworkFiles(c *ctr.Container) error {
+	if !c.HostConfig.NetworkMode.IsContainer() {
+		return nil
+	}
+	t, err := d.store.Get(c.HostConfig.NetworkMode.ConnectedContainer())
+	if err != nil {
+		return err
+	}
+	if t == c {
+		return errdefs.ErrInvalidArgument.WithMessage("cannot join own network")
+	}
+	t.Mu.Lock()
+	defer t.Mu.Unlock()
+	c.HostnamePath, c.HostsPath, c.ResolvConfPath = t.HostnamePath, t.HostsPath, t.ResolvConfPath
+	c.Config.Hostname, c.Config.Domainname = t.Config.Hostname, t.Config.Domainname
+	return nil
+}
+
 func (d *Daemon) checkNetworkMode(hc *containertypes.HostConfig, nc *network.NetworkingConfig) error {
 	m := string(hc.NetworkMode)
 	if m == "" {
@@ -324,11 +374,21 @@ func (s *netSetup) nsPath() string {
 // hostsHeader is the start of every container's /etc/hosts.
 const hostsHeader = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 
-// writeHosts writes c's /etc/hosts: the standard names, --add-host
-// entries and, on a network, its address with its hostname. It rewrites
+// writeHosts writes c's /etc/hosts: the standard names (the host's file
+// with --network host), --add-host entries and, on a network, its address
+// with its hostname. It rewrites
 // the file in place: a running container has it bind-mounted.
 func (d *Daemon) writeHosts(c *ctr.Container, links []linked) error {
 	hosts := hostsHeader
+	if c.HostConfig.NetworkMode.IsHost() {
+		// the host's own names, as Docker copies them
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+			if hosts != "" && !strings.HasSuffix(hosts, "\n") {
+				hosts += "\n"
+			}
+		}
+	}
 	for _, h := range c.HostConfig.ExtraHosts {
 		name, ip, ok := strings.Cut(h, ":")
 		if !ok {
@@ -407,7 +467,8 @@ func (d *Daemon) writeHostFiles(c *ctr.Container) error {
 // also after network connect and disconnect: in place, so a running
 // container sees it through its bind mount. The caller holds c.Mu.
 func (d *Daemon) writeResolvConf(c *ctr.Container) error {
-	if c.HostConfig.NetworkMode.IsHost() {
+	hostNet := c.HostConfig.NetworkMode.IsHost()
+	if hostNet && len(c.HostConfig.DNS) == 0 && len(c.HostConfig.DNSSearch) == 0 && len(c.HostConfig.DNSOptions) == 0 {
 		// the host's own file, loopback resolvers included
 		b, _ := os.ReadFile("/etc/resolv.conf")
 		return os.WriteFile(c.ResolvConfPath, b, 0o644)
@@ -418,7 +479,8 @@ func (d *Daemon) writeResolvConf(c *ctr.Container) error {
 			f := strings.Fields(l)
 			switch {
 			case len(f) >= 2 && f[0] == "nameserver":
-				if a, err := netip.ParseAddr(f[1]); err == nil && !a.IsLoopback() {
+				// (the host's loopback is the container's with --network host)
+				if a, err := netip.ParseAddr(f[1]); err == nil && (hostNet || !a.IsLoopback()) {
 					servers = append(servers, f[1])
 				}
 			case len(f) >= 2 && (f[0] == "search" || f[0] == "domain"):

@@ -19,6 +19,7 @@ import (
 	"github.com/docker/go-units"
 	containertypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	ctr "github.com/berth-project/berth/internal/container"
@@ -158,6 +159,14 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err != nil {
 		return err
 	}
+	if err := d.shareNetworkFiles(c); err != nil {
+		return err
+	}
+	shm, err := d.ipcShm(c)
+	if err != nil {
+		return err
+	}
+	userMounts = append(userMounts, shm...)
 	rootProp, err := rootPropagation(userMounts)
 	if err != nil {
 		return err
@@ -305,6 +314,59 @@ func (d *Daemon) namespacePath(kind, ref string) (string, error) {
 	return fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, kind), nil
 }
 
+// shmDir is where a container made with --ipc shareable has its /dev/shm:
+// a tmpfs the daemon mounts on the host, so that containers that join its
+// IPC namespace can bind the same one.
+func shmDir(c *ctr.Container) string { return filepath.Join(c.Dir, "shm") }
+
+// ipcShm gives /dev/shm for the IPC mode, as Docker does. A shareable
+// container's is a tmpfs on the host (shmDir, unmounted by cleanupRun);
+// --ipc container:<id> binds the other container's: POSIX shared memory
+// lives there, not in the IPC namespace the runtime joins, and a mount of
+// another mount namespace cannot be bound. As in Docker, only a container
+// made with --ipc shareable can be joined. (One that does not run is
+// refused by namespacePath, with Docker's words.) The caller holds c.Mu.
+func (d *Daemon) ipcShm(c *ctr.Container) ([]specs.Mount, error) {
+	bind := func(src string) []specs.Mount {
+		return []specs.Mount{{Destination: "/dev/shm", Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}}}
+	}
+	if c.HostConfig.IpcMode.IsShareable() {
+		dir := shmDir(c)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		size := c.HostConfig.ShmSize
+		if size <= 0 {
+			size = oci.DefaultShmSize
+		}
+		unix.Unmount(dir, unix.MNT_DETACH) // one a crash left
+		if err := unix.Mount("shm", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%d", size)); err != nil {
+			return nil, fmt.Errorf("mount the container's /dev/shm: %w", err)
+		}
+		return bind(dir), nil
+	}
+	if !c.HostConfig.IpcMode.IsContainer() {
+		return nil, nil
+	}
+	ref := c.HostConfig.IpcMode.Container()
+	donor, err := d.store.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if donor == c {
+		return nil, errdefs.ErrInvalidArgument.WithMessage("cannot join own IPC namespace")
+	}
+	donor.Mu.Lock()
+	defer donor.Mu.Unlock()
+	if !donor.HostConfig.IpcMode.IsShareable() {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("can't join IPC of container %s: non-shareable IPC (hint: use IpcMode:shareable for the donor container)", ref))
+	}
+	if !donor.IsRunning() {
+		return nil, nil
+	}
+	return bind(shmDir(donor)), nil
+}
+
 // watchExits records the exits the monitor reports.
 func (d *Daemon) watchExits() {
 	for {
@@ -395,6 +457,11 @@ func (d *Daemon) cleanupRun(c *ctr.Container) {
 		d.removeCgroup(c.ID)
 	}
 	d.releaseMounts(c)
+	if c.HostConfig.IpcMode.IsShareable() {
+		if err := unix.Unmount(shmDir(c), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			d.log.Warn("unmount /dev/shm", "id", c.ID, "err", err)
+		}
+	}
 	if err := snapshot.UnmountAll(c.Rootfs); err != nil {
 		d.log.Warn("unmount rootfs", "id", c.ID, "err", err)
 		return
