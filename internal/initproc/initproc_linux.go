@@ -37,6 +37,9 @@ func Main(args []string) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	// The command gets the terminal's foreground when there is one, as it
 	// would as PID 1.
+	// Without one it still gets a process group of its own, as tini
+	// (Docker's init) gives it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0}
 	}

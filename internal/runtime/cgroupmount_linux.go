@@ -95,8 +95,9 @@ func mountHierarchy(m *mountinfo.Info, ownPath, dest string, cgroupns bool, flag
 		// m.Root is the part of the hierarchy this mount shows.
 		src := filepath.Join(m.Mountpoint, strings.TrimPrefix(ownPath, m.Root))
 		err = unix.Mount(src, dest, "", unix.MS_BIND|unix.MS_REC, "")
-		if err == nil && flags&unix.MS_RDONLY != 0 {
-			err = remount(dest, unix.MS_BIND|unix.MS_RDONLY)
+		if err == nil {
+			// nosuid, nodev and noexec as on a fresh mount, as runc has them
+			err = remount(dest, unix.MS_BIND|flags&unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
 		}
 	}
 	return err

@@ -56,3 +56,21 @@ func TestSharedModes(t *testing.T) {
 	assert.Equal(t, ok(t, "run", "--rm", "--network", "host", "--dns", "192.0.2.53", "--dns-search", "example.com", "--dns-option", "ndots:3", "busybox", "cat", "/etc/resolv.conf"),
 		"search example.com\nnameserver 192.0.2.53\noptions ndots:3")
 }
+
+// TestCgroupMountsAndInitGroup checks two details Docker 20.10 has: the
+// cgroup hierarchies in the container are nosuid, nodev and noexec (also
+// the ones bound from the host without a cgroup namespace), and the
+// command --init runs gets a process group of its own, as tini gives it.
+func TestCgroupMountsAndInitGroup(t *testing.T) {
+	testutil.RequiresRoot(t)
+	for _, ns := range []string{"host", "private"} {
+		out := ok(t, "run", "--rm", "--network", "none", "--cgroupns", ns, "busybox", "sh", "-c", `awk '$5 ~ "^/sys/fs/cgroup" {print $5, $6}' /proc/self/mountinfo`)
+		lines := strings.Split(out, "\n")
+		assert.Assert(t, len(lines) > 0)
+		for _, l := range lines {
+			assert.Check(t, is.Contains(l, "nosuid,nodev,noexec"), "cgroupns %s: %s", ns, l)
+		}
+	}
+	out := ok(t, "run", "--rm", "--network", "none", "--init", "busybox", "sh", "-c", `cut -d" " -f5 /proc/$$/stat`)
+	assert.Check(t, out != "1" && out != "", "the command's process group is %q", out)
+}

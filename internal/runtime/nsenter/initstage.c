@@ -498,16 +498,17 @@ static int hierarchy(int target, const char *type, const char *mountpoint, const
 	return mount(src, fd_path(target), NULL, MS_BIND | MS_REC, NULL);
 }
 
-/* bound_readonly makes a bind hierarchy read-only once it is mounted:
- * fd, opened after the mount, names the new mount. */
+/* bound_readonly gives a bind hierarchy, once it is mounted, the flags of
+ * a fresh mount (nosuid, nodev, noexec, as runc has them) and read-only
+ * when asked: fd, opened after the mount, names the new mount. */
 static int bound_readonly(int fd, int cgroupns, unsigned long flags)
 {
 	int r = 0, err;
 
 	if (fd < 0)
 		return -1;
-	if (!cgroupns && (flags & MS_RDONLY))
-		r = remount(fd_path(fd), MS_BIND | MS_RDONLY);
+	if (!cgroupns)
+		r = remount(fd_path(fd), MS_BIND | (flags & MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	err = errno;
 	close(fd);
 	errno = err;
