@@ -142,9 +142,9 @@ func (d *Daemon) inContainerFS(ctx context.Context, c *ctr.Container, pid int, f
 	if err != nil {
 		return err
 	}
-	// as start does: volatile if the kernel has it (a marker left by a
-	// volatile mount makes it refuse anything else)
-	if err := snapshot.MountAll(volatile(snapMounts), tmp); err != nil {
+	// as start does (volatile for an --rm container, where the kernel has
+	// it; a crash's volatile marker is removed first)
+	if err := snapshot.MountAll(volatile(snapMounts, c.HostConfig.AutoRemove), tmp); err != nil {
 		if err := snapshot.MountAll(snapMounts, tmp); err != nil {
 			os.Remove(tmp)
 			return fmt.Errorf("mount the container's filesystem: %w", err)

@@ -65,17 +65,17 @@ func (d *Daemon) ContainerExport(ctx context.Context, ref string, w io.Writer) e
 	})
 }
 
-// withRootfs mounts a stopped container's filesystem for fn. Its last
-// run mounted it volatile (see volatile), and overlayfs refuses a plain
-// mount of a work directory that keeps the marker of one: mount it the
-// same way, or plainly where the kernel has no such option.
+// withRootfs mounts a stopped container's filesystem for fn, as start
+// mounts it (see volatile: a crash's marker is removed first, and an --rm
+// container's mount is volatile), or plainly where the kernel has no such
+// option.
 func (d *Daemon) withRootfs(ctx context.Context, c *ctr.Container, fn func(root string) error) error {
 	mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID)
 	if err != nil {
 		return err
 	}
 	mounted := false
-	err = snapshot.WithTempMount(ctx, volatile(mounts), func(root string) error {
+	err = snapshot.WithTempMount(ctx, volatile(mounts, c.HostConfig.AutoRemove), func(root string) error {
 		mounted = true
 		return fn(root)
 	})

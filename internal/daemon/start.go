@@ -140,7 +140,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err != nil {
 		return fmt.Errorf("container filesystem: %w", err)
 	}
-	if err := snapshot.MountAll(volatile(mounts), c.Rootfs); err != nil {
+	if err := snapshot.MountAll(volatile(mounts, c.HostConfig.AutoRemove), c.Rootfs); err != nil {
 		if err := snapshot.MountAll(mounts, c.Rootfs); err != nil {
 			return fmt.Errorf("mount the container's filesystem: %w", err)
 		}
@@ -246,16 +246,18 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	return nil
 }
 
-// volatile adds overlayfs' "volatile" option to the container's writable
-// overlay: unmounting it then skips syncfs(2) of the upper file system,
-// which costs from a few to tens of milliseconds on ext4 at every
-// container exit. The price: a host crash can lose the container's
-// writes of the last seconds, which the kernel had not written back yet
-// (nothing in Docker's model syncs them either). After such a crash the
-// kernel refuses the mount while work/incompat/volatile exists, so the
-// marker is removed first. A kernel without the option (before 5.10)
-// refuses the mount, and the caller mounts without it.
-func volatile(mounts []snapshot.Mount) []snapshot.Mount {
+// volatile adds overlayfs' "volatile" option to the writable overlay of
+// a container that is removed when it exits (on): unmounting it then
+// skips syncfs(2) of the upper file system, which costs milliseconds at
+// each exit on a host with dirty data to write back, and fsync(2) in the
+// container does nothing. Whatever such a container writes there goes
+// with it at exit, and after a host crash restore removes it anyway, so
+// nothing is lost that would have been kept (Podman makes the same
+// choice). Every other container's fsync works, as in Docker. The kernel
+// refuses any mount while a crash's work/incompat/volatile marker
+// exists, so it is removed first either way. A kernel without the option
+// (before 5.10) refuses the mount, and the caller mounts without it.
+func volatile(mounts []snapshot.Mount, on bool) []snapshot.Mount {
 	out := make([]snapshot.Mount, len(mounts))
 	for i, m := range mounts {
 		out[i] = m
@@ -265,7 +267,9 @@ func volatile(mounts []snapshot.Mount) []snapshot.Mount {
 		for _, o := range m.Options {
 			if work, ok := strings.CutPrefix(o, "workdir="); ok {
 				os.RemoveAll(filepath.Join(work, "work", "incompat", "volatile"))
-				out[i].Options = append(append([]string{}, m.Options...), "volatile")
+				if on {
+					out[i].Options = append(append([]string{}, m.Options...), "volatile")
+				}
 			}
 		}
 	}

@@ -74,3 +74,17 @@ func TestCgroupMountsAndInitGroup(t *testing.T) {
 	out := ok(t, "run", "--rm", "--network", "none", "--init", "busybox", "sh", "-c", `cut -d" " -f5 /proc/$$/stat`)
 	assert.Check(t, out != "1" && out != "", "the command's process group is %q", out)
 }
+
+// TestVolatileOnlyForRm checks that a container's writable layer honours
+// fsync (a plain overlay mount, as Docker's), except for an --rm
+// container, whose layer goes at exit anyway: its overlay is volatile.
+func TestVolatileOnlyForRm(t *testing.T) {
+	testutil.RequiresRoot(t)
+	const probe = `grep " / " /proc/self/mountinfo | grep -c volatile || true`
+	rmOnCleanup(t, "kept")
+	assert.Equal(t, ok(t, "run", "--name", "kept", "--network", "none", "busybox", "sh", "-c", probe), "0")
+	assert.Equal(t, ok(t, "run", "--rm", "--network", "none", "busybox", "sh", "-c", probe), "1")
+	// the stopped container's filesystem mounts again (diff, export)
+	ok(t, "start", "-a", "kept")
+	ok(t, "diff", "kept")
+}
