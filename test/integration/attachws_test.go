@@ -4,6 +4,7 @@
 package integration
 
 import (
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -89,6 +90,21 @@ func TestAttachWebSocket(t *testing.T) {
 	assert.NilError(t, err)
 	_, err = c.ContainerStart(ctx(t), cr.ID, client.ContainerStartOptions{})
 	assert.NilError(t, err)
+	// "ready" is in the log before the attach, so that logs=1 must replay
+	// it (one written meanwhile could fall between the two)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		rc, err := c.ContainerLogs(ctx(t), cr.ID, client.ContainerLogsOptions{ShowStdout: true})
+		assert.NilError(t, err)
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if strings.Contains(string(b), "ready") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the container never wrote ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	ws, err := dialAttachWS(t, d.Host, "1.51", cr.ID, "logs=1&stream=1&stdin=1&stdout=1&stderr=1")
 	assert.NilError(t, err)
