@@ -281,6 +281,9 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	c.ManuallyStopped = true
 	c.State.Status = ctr.Removing
 	c.Save()
+	// An --rm container's anonymous volumes go with it however it goes:
+	// an rm -f that wins the race with its auto-removal must not keep them.
+	volumes = volumes || c.HostConfig.AutoRemove
 	code := c.State.ExitCode
 	d.cleanupRun(c)
 	d.net.RemoveEndpoints(c.ID)
