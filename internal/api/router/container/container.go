@@ -398,6 +398,20 @@ func logsTime(s string) (time.Time, error) {
 	return httputils.ParseTimestamp(s)
 }
 
+// attachConfig reads an attach's query: the streams, logs, stream and
+// the detach keys.
+func attachConfig(req *http.Request, stream bool, reserved AttachReservation) *AttachConfig {
+	return &AttachConfig{
+		UseStdin:    httputils.BoolValue(req, "stdin"),
+		UseStdout:   httputils.BoolValue(req, "stdout"),
+		UseStderr:   httputils.BoolValue(req, "stderr"),
+		Logs:        httputils.BoolValue(req, "logs"),
+		Stream:      stream,
+		DetachKeys:  req.FormValue("detachKeys"),
+		Reservation: reserved,
+	}
+}
+
 // attach hijacks the connection and hands the streams to the backend.
 func (r *Router) attach(ctx context.Context, w http.ResponseWriter, req *http.Request, vars map[string]string) error {
 	name := vars["name"]
@@ -414,16 +428,8 @@ func (r *Router) attach(ctx context.Context, w http.ResponseWriter, req *http.Re
 		return err
 	}
 	defer conn.Close()
-	cfg := &AttachConfig{
-		UseStdin:    httputils.BoolValue(req, "stdin"),
-		UseStdout:   httputils.BoolValue(req, "stdout"),
-		UseStderr:   httputils.BoolValue(req, "stderr"),
-		Logs:        httputils.BoolValue(req, "logs"),
-		Stream:      stream,
-		DetachKeys:  req.FormValue("detachKeys"),
-		Multiplexed: !tty,
-		Reservation: reserved,
-	}
+	cfg := attachConfig(req, stream, reserved)
+	cfg.Multiplexed = !tty
 	var in io.Reader = rw.Reader
 	cfg.Stdin = in
 	if tty {
@@ -460,18 +466,8 @@ func (r *Router) attachWS(ctx context.Context, w http.ResponseWriter, req *http.
 		if !httputils.VersionBefore(ctx, "1.28") {
 			conn.PayloadType = websocket.BinaryFrame
 		}
-		cfg := &AttachConfig{
-			Stdin:       conn,
-			Stdout:      conn,
-			Stderr:      conn,
-			UseStdin:    httputils.BoolValue(req, "stdin"),
-			UseStdout:   httputils.BoolValue(req, "stdout"),
-			UseStderr:   httputils.BoolValue(req, "stderr"),
-			Logs:        httputils.BoolValue(req, "logs"),
-			Stream:      stream,
-			DetachKeys:  req.FormValue("detachKeys"),
-			Reservation: reserved,
-		}
+		cfg := attachConfig(req, stream, reserved)
+		cfg.Stdin, cfg.Stdout, cfg.Stderr = conn, conn, conn
 		if err := r.b.ContainerAttach(context.WithoutCancel(ctx), name, cfg); err != nil {
 			fmt.Fprintf(conn, "Error attaching: %s\n", err)
 		}
