@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,11 +164,16 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err := d.shareNetworkFiles(c); err != nil {
 		return err
 	}
-	shm, err := d.ipcShm(c)
-	if err != nil {
-		return err
+	// a mount of the user's at /dev/shm (or /dev) wins, as in Docker
+	if !slices.ContainsFunc(userMounts, func(m specs.Mount) bool {
+		return path.Clean(m.Destination) == "/dev/shm" || path.Clean(m.Destination) == "/dev"
+	}) {
+		shm, err := d.ipcShm(c)
+		if err != nil {
+			return err
+		}
+		userMounts = append(userMounts, shm...)
 	}
-	userMounts = append(userMounts, shm...)
 	rootProp, err := rootPropagation(userMounts)
 	if err != nil {
 		return err

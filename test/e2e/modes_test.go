@@ -47,6 +47,10 @@ func TestSharedModes(t *testing.T) {
 	assert.Check(t, strings.HasPrefix(out, "from-donor\n"), out)
 	assert.Check(t, is.Contains(out, " 2048 "), out) // the donor's size
 	assert.Equal(t, ok(t, "exec", "ipcdonor", "cat", "/dev/shm/b"), "from-joiner")
+	// a mount of the user's at /dev/shm wins over the shareable one
+	shm := t.TempDir()
+	assert.NilError(t, os.WriteFile(shm+"/mine", []byte("user's"), 0o644))
+	assert.Equal(t, ok(t, "run", "--rm", "--network", "none", "--ipc", "shareable", "-v", shm+":/dev/shm", "busybox", "cat", "/dev/shm/mine"), "user's")
 	ok(t, "run", "-d", "--name", "privdonor", "--network", "none", "busybox", "sleep", "100")
 	fails(t, 125, "can't join IPC of container privdonor: non-shareable IPC", "run", "--rm", "--ipc", "container:privdonor", "busybox", "true")
 
