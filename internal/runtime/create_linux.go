@@ -323,12 +323,12 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	// The plan goes now: init builds the container while the state is
 	// saved below. The Go init is told to start its runtime ("g") and
 	// gets its configuration once the state is saved.
-	first := cfg.plan
-	if first == nil {
-		first = []byte("g")
-	}
-	if err := unix.Sendmsg(int(sock.f.Fd()), first, nil, nil, 0); err != nil {
-		return nil, fmt.Errorf("send plan to init: %w", err)
+	if cfg.plan != nil {
+		if err := sendConfig(sock, cfg); err != nil {
+			return nil, err
+		}
+	} else if err := unix.Sendmsg(int(sock.f.Fd()), []byte("g"), nil, nil, 0); err != nil {
+		return nil, fmt.Errorf("tell init to start its Go runtime: %w", err)
 	}
 	// Record the process and cgroup at once, so that if this create is
 	// killed from here on, `delete --force` still finds what to remove.

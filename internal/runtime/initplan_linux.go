@@ -40,11 +40,7 @@ func initPlan(cfg *initConfig) ([]byte, error) {
 	if cfg.NewCgroupNS {
 		w.record('G', nil)
 	}
-	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if f, ok := propagationFlags[s.Linux.RootfsPropagation]; ok {
-		prop = f
-	}
-	w.record('o', append(binary.LittleEndian.AppendUint32(nil, uint32(prop)), s.Linux.RootfsPropagation...))
+	w.record('o', append(binary.LittleEndian.AppendUint32(nil, uint32(firstPropagation(s))), s.Linux.RootfsPropagation...))
 	w.record('r', []byte(cfg.Rootfs))
 	bindDev := false
 	for _, m := range s.Mounts {
@@ -52,9 +48,7 @@ func initPlan(cfg *initConfig) ([]byte, error) {
 		if err != nil || !ok {
 			return nil, nil
 		}
-		if filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind")) {
-			bindDev = true
-		}
+		bindDev = bindDev || isDevBind(m)
 	}
 	if !bindDev {
 		for _, d := range append(append([]specs.LinuxDevice{}, defaultDevices...), s.Linux.Devices...) {
@@ -161,9 +155,7 @@ func (w *planWriter) mount(cfg *initConfig, m specs.Mount) (ok bool, err error) 
 		if !filepath.IsAbs(src) {
 			src = filepath.Join(cfg.Bundle, src)
 		}
-		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-			remountFlags = uint32(rest | unix.MS_BIND)
-		}
+		remountFlags = uint32(bindRemount(flags))
 	} else if m.Type == "sysfs" && !hasNewNS(cfg.Spec, specs.NetworkNamespace) {
 		sysfsFallback = 1
 	}

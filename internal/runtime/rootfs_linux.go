@@ -29,13 +29,7 @@ func prepareRootfs(cfg *initConfig) error {
 	if !hasNewNS(s, specs.MountNamespace) {
 		return errors.New("a new mount namespace is required")
 	}
-	// Default to rslave as runc does: host mounts still appear inside, but
-	// nothing done here propagates back out.
-	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p, ok := propagationFlags[s.Linux.RootfsPropagation]; ok {
-		prop = p
-	}
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+	if err := unix.Mount("", "/", "", firstPropagation(s), ""); err != nil {
 		return fmt.Errorf("make / %s: %w", s.Linux.RootfsPropagation, err)
 	}
 	rootfs := cfg.Rootfs
@@ -59,9 +53,7 @@ func prepareRootfs(cfg *initConfig) error {
 		if err := mountEntry(cfg, root, m); err != nil {
 			return err
 		}
-		if filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind")) {
-			bindDev = true
-		}
+		bindDev = bindDev || isDevBind(m)
 	}
 	if !bindDev {
 		if err := createDevices(cfg); err != nil {
@@ -69,6 +61,31 @@ func prepareRootfs(cfg *initConfig) error {
 		}
 	}
 	return nil
+}
+
+// firstPropagation is what "/" is made before anything is mounted: the
+// spec's rootfsPropagation, or rslave as runc does (host mounts still
+// appear inside, but nothing done here propagates back out).
+func firstPropagation(s *specs.Spec) uintptr {
+	if p, ok := propagationFlags[s.Linux.RootfsPropagation]; ok {
+		return p
+	}
+	return unix.MS_SLAVE | unix.MS_REC
+}
+
+// isDevBind reports whether m binds a /dev of its own, which then holds
+// the devices instead of the default ones the runtime makes.
+func isDevBind(m specs.Mount) bool {
+	return filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind"))
+}
+
+// bindRemount is the remount a bind mount with flags needs afterwards
+// for its other flags (read-only, nosuid …), or 0: bind(2) ignores them.
+func bindRemount(flags uintptr) uintptr {
+	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
+		return rest | unix.MS_BIND
+	}
+	return 0
 }
 
 // parentMountPrivate makes the mount that path is on private, looking
@@ -131,9 +148,7 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 		if err != nil {
 			return fail(err)
 		}
-		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-			remountFlags = rest | unix.MS_BIND
-		}
+		remountFlags = bindRemount(flags)
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		// on the tmpfs or sysfs init just mounted: nothing else there
 		dest, err := securejoin.SecureJoin(cfg.Rootfs, m.Destination)
