@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,9 +163,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		return err
 	}
 	// a mount of the user's at /dev/shm (or /dev) wins, as in Docker
-	if !slices.ContainsFunc(userMounts, func(m specs.Mount) bool {
-		return path.Clean(m.Destination) == "/dev/shm" || path.Clean(m.Destination) == "/dev"
-	}) {
+	if !oci.ReplacesDefault(userMounts, "/dev/shm") {
 		shm, err := d.ipcShm(c)
 		if err != nil {
 			return err

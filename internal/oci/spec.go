@@ -463,6 +463,18 @@ func setSysctls(s *specs.Spec, hc *container.HostConfig) {
 	}
 }
 
+// ReplacesDefault reports whether the container's mounts replace the
+// default mount at dest: one of them is at dest, or binds a /dev of its
+// own over a default under /dev.
+func ReplacesDefault(mounts []specs.Mount, dest string) bool {
+	for _, m := range mounts {
+		if d := path.Clean(m.Destination); d == dest || d == "/dev" && strings.HasPrefix(dest, "/dev/") {
+			return true
+		}
+	}
+	return false
+}
+
 // setMounts merges the default mounts with the container's, as moby's
 // WithMounts, and sets the masked and read-only paths.
 func setMounts(s *specs.Spec, in Input, hc *container.HostConfig, so securityOpts) error {
@@ -471,20 +483,12 @@ func setMounts(s *specs.Spec, in Input, hc *container.HostConfig, so securityOpt
 	if hc.IpcMode.IsHost() {
 		user = append(user, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "rprivate"}})
 	}
-	taken := func(dest string) bool {
-		for _, m := range user {
-			if path.Clean(m.Destination) == dest {
-				return true
-			}
-		}
-		return false
-	}
 	for _, f := range []struct{ src, dst string }{
 		{in.ResolvConfPath, "/etc/resolv.conf"},
 		{in.HostnamePath, "/etc/hostname"},
 		{in.HostsPath, "/etc/hosts"},
 	} {
-		if f.src == "" || taken(f.dst) {
+		if f.src == "" || ReplacesDefault(user, f.dst) {
 			continue
 		}
 		opts := []string{"rbind", "rprivate"}
@@ -499,10 +503,9 @@ func setMounts(s *specs.Spec, in Input, hc *container.HostConfig, so securityOpt
 	if shmSize == 0 {
 		shmSize = DefaultShmSize
 	}
-	mountsDev := taken("/dev")
 	var mounts []specs.Mount
 	for _, m := range s.Mounts {
-		if taken(m.Destination) || mountsDev && strings.HasPrefix(m.Destination, "/dev/") {
+		if ReplacesDefault(user, m.Destination) {
 			continue
 		}
 		switch m.Destination {
