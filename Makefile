@@ -20,16 +20,26 @@ CGO_CC := $(or $(shell command -v musl-gcc 2>/dev/null),$(CC))
 deps:
 	bash hack/deps.sh
 
-# Containers' init and the runtime's command line are a small binary of
-# their own (internal/runtime/initexe), embedded in berth: it starts faster
-# than the whole of berth. berth-init.h tells berth's C constructor which
-# file to execute for runtime commands (see cmd/berth/initbin.go).
+# berth carries two smaller binaries, each of which starts faster than all
+# of berth would (see internal/embedexe):
+#   - the runtime's (internal/runtime/initexe: containers' init and the
+#     runtime's command line), embedded in the engine's;
+#   - the engine's (internal/engineexe: the daemon, its monitor, docker-init
+#     and the runtime), embedded in berth, whose Go code is then the CLI.
+# The headers tell the C constructors which files to execute for which
+# commands (see internal/runtime/nsenter/nsenter.c).
+INIT = internal/engineexe/berth-init
+ENGINE = cmd/berth/berth-engine
 build:
-	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS) -o cmd/berth/berth-init ./internal/runtime/initexe
-	sha256sum cmd/berth/berth-init > cmd/berth/berth-init.sha256
+	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS) -o $(INIT) ./internal/runtime/initexe
+	sha256sum $(INIT) > $(INIT).sha256
 	printf 'const char berth_runtime_sum[] = "%s";\nconst long berth_runtime_size = %s;\n' \
-		$$(cut -d' ' -f1 cmd/berth/berth-init.sha256) $$(stat -c %s cmd/berth/berth-init) > cmd/berth/berth-init.h
-	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS),berth_initbin -o bin/berth ./cmd/berth
+		$$(cut -d' ' -f1 $(INIT).sha256) $$(stat -c %s $(INIT)) > $(INIT).h
+	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS),berth_initbin -o $(ENGINE) ./internal/engineexe
+	sha256sum $(ENGINE) > $(ENGINE).sha256
+	{ cat $(INIT).h; printf 'const char berth_engine_sum[] = "%s";\nconst long berth_engine_size = %s;\n' \
+		$$(cut -d' ' -f1 $(ENGINE).sha256) $$(stat -c %s $(ENGINE)); } > $(ENGINE).h
+	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS),berth_engine -o bin/berth ./cmd/berth
 	ln -sfn berth bin/berth-runc
 
 # Tests run as root for real: containers, cgroups, mounts and links. The

@@ -10,9 +10,10 @@ import (
 	"gotest.tools/v3/golden"
 )
 
-func goListDeps(t *testing.T, pkg string) []string {
+func goListDeps(t *testing.T, pkg string, flags ...string) []string {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
+	args := append(append([]string{"list", "-e", "-deps"}, flags...), "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg)
+	out, err := exec.Command("go", args...).Output()
 	assert.NilError(t, err)
 	return strings.Fields(string(out))
 }
@@ -50,4 +51,21 @@ func TestRuntimeDeps(t *testing.T) {
 func TestInitDeps(t *testing.T) {
 	got := strings.Join(goListDeps(t, "../../internal/runtime/initexe"), "\n") + "\n"
 	golden.Assert(t, got, "TestInitDeps/deps.txt")
+}
+
+// TestCLIDeps keeps the engine out of the berth that `make build` makes
+// (tag berth_engine): its Go code is the CLI, and every package it links
+// is initialised at every start of every CLI command. The engine is a
+// binary of its own in it (engine_exec.go).
+func TestCLIDeps(t *testing.T) {
+	deps := goListDeps(t, ".", "-tags", "berth_engine")
+	for _, d := range deps {
+		for _, f := range []string{"/internal/daemon", "/internal/runtime", "/internal/monitor", "/internal/image", "/internal/builder", "/internal/network", "/internal/engine", "go.etcd.io/bbolt", "github.com/moby/buildkit", "github.com/google/go-containerregistry"} {
+			if d == "github.com/berth-project/berth/internal/runtime/nsenter" || d == "github.com/berth-project/berth/internal/engine/mode" {
+				continue // the C constructor; the choice of mode
+			}
+			assert.Check(t, !strings.Contains(d, f), "the CLI links %s", d)
+		}
+	}
+	golden.Assert(t, strings.Join(deps, "\n")+"\n", "TestCLIDeps/deps.txt")
 }

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/embedexe"
 )
 
 // A container's init is never executed from the berth binary on the host.
@@ -41,7 +42,7 @@ var (
 )
 
 // initCacheDir holds the embedded init binary, one directory per build
-// (named by its SHA-256), on the host's tmpfs.
+// (named by its SHA-256), on the host's tmpfs (see internal/embedexe).
 const initCacheDir = "/run/berth/init"
 
 // SetInitBinary registers the init binary embedded in berth and its
@@ -86,61 +87,7 @@ func initPath() (string, error) {
 		}
 		return filepath.EvalSymlinks(exe)
 	}
-	dir := filepath.Join(initCacheDir, initBinarySum)
-	p := filepath.Join(dir, "berth-init")
-	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(initBinary)) {
-		return p, nil
-	}
-	if err := os.MkdirAll(dir, 0o711); err != nil {
-		return "", err
-	}
-	tmp, err := os.CreateTemp(dir, ".berth-init-")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(initBinary); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Chmod(0o555); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return "", err
-	}
-	pruneInitCache(initCacheDir, initBinarySum, staleInitAge)
-	return p, nil
-}
-
-// staleInitAge is how long the init binary of another berth build is kept
-// once a new one has been written.
-const staleInitAge = 24 * time.Hour
-
-// pruneInitCache removes, under dir, the init binaries of other builds
-// than keep that were written more than age ago: each upgrade (or
-// development build) leaves one, on /run's memory. A process still
-// running one is unaffected (it holds the file open, or a sealed
-// overlay of it), and a berth that finds its own gone writes it again.
-func pruneInitCache(dir, keep string, age time.Duration) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if !e.IsDir() || e.Name() == keep || len(e.Name()) != 64 {
-			continue
-		}
-		fi, err := os.Stat(filepath.Join(dir, e.Name(), "berth-init"))
-		if err == nil && time.Since(fi.ModTime()) < age {
-			continue
-		}
-		os.RemoveAll(filepath.Join(dir, e.Name()))
-	}
+	return embedexe.Path(initCacheDir, "berth-init", initBinary, initBinarySum)
 }
 
 func overlayExe(exe string) (*os.File, error) {

@@ -14,61 +14,78 @@ import (
 // binary's TestMain and returns the binary's path and a function that
 // removes it. pkg is the path of cmd/berth relative to the test's
 // directory, such as "../../cmd/berth".
+//
+// It is built as `make build` builds it: static, so that it also runs
+// inside containers (the daemon bind-mounts the engine there for --init),
+// the runtime's binary embedded in the engine's, and the engine's in berth
+// (see the Makefile).
 func BuildBerth(pkg string) (bin string, remove func(), err error) {
 	dir, err := os.MkdirTemp("", "berth-test-bin-")
 	if err != nil {
 		return "", nil, err
 	}
-	remove = func() { os.RemoveAll(dir) }
-	bin = filepath.Join(dir, "berth")
-	// Built as `make build` builds it: static, so that it also runs inside
-	// containers (the daemon bind-mounts it there for --init), with the
-	// init binary embedded (cmd/berth/initbin.go).
-	initBin := filepath.Join(pkg, "berth-init")
-	build := func(out, pkg, tags string) *exec.Cmd {
-		cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags", "-extldflags -static", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if cc, err := exec.LookPath("musl-gcc"); err == nil {
-			cmd.Env = append(cmd.Env, "CC="+cc) // as the Makefile does
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
 		}
-		return cmd
-	}
-	// Test binaries of several packages may build at once: the files in
-	// cmd/berth are replaced by rename, never rewritten in place (the
-	// builds are reproducible, so they are the same anyway).
-	initPkg := filepath.Join(pkg, "../../internal/runtime/initexe")
-	tmpInit := filepath.Join(dir, "berth-init")
-	if out, err := build(tmpInit, initPkg, "netgo,osusergo").CombinedOutput(); err != nil {
-		remove()
-		return "", nil, fmt.Errorf("build berth-init: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(tmpInit)
+	}()
+	// The runtime's binary, into internal/engineexe with its header.
+	initHeader, err := buildEmbedded(dir, filepath.Join(pkg, "../../internal/runtime/initexe"), "netgo,osusergo",
+		filepath.Join(pkg, "../../internal/engineexe/berth-init"), "runtime")
 	if err != nil {
-		remove()
 		return "", nil, err
 	}
-	sum := sha256.Sum256(data)
-	if err := replaceFile(initBin, data); err != nil {
-		remove()
+	if err := replaceFile(filepath.Join(pkg, "../../internal/engineexe/berth-init.h"), initHeader); err != nil {
 		return "", nil, err
 	}
-	if err := replaceFile(initBin+".sha256", []byte(hex.EncodeToString(sum[:])+"  berth-init\n")); err != nil {
-		remove()
+	// The engine's, into cmd/berth: its header also names the runtime's.
+	engineHeader, err := buildEmbedded(dir, filepath.Join(pkg, "../../internal/engineexe"), "netgo,osusergo,berth_initbin",
+		filepath.Join(pkg, "berth-engine"), "engine")
+	if err != nil {
 		return "", nil, err
 	}
-	// berth's C constructor executes the runtime binary for runtime
-	// commands: it finds the file by these (see cmd/berth/initbin.go).
-	header := fmt.Sprintf("const char berth_runtime_sum[] = \"%x\";\nconst long berth_runtime_size = %d;\n", sum, len(data))
-	if err := replaceFile(filepath.Join(pkg, "berth-init.h"), []byte(header)); err != nil {
-		remove()
+	if err := replaceFile(filepath.Join(pkg, "berth-engine.h"), append(initHeader, engineHeader...)); err != nil {
 		return "", nil, err
 	}
-	cmd := build(bin, pkg, "netgo,osusergo,berth_initbin")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		remove()
+	bin = filepath.Join(dir, "berth")
+	if out, err := goBuild(bin, pkg, "netgo,osusergo,berth_engine").CombinedOutput(); err != nil {
 		return "", nil, fmt.Errorf("build berth: %v\n%s", err, out)
 	}
-	return bin, remove, nil
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+func goBuild(out, pkg, tags string) *exec.Cmd {
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags", "-extldflags -static", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if cc, err := exec.LookPath("musl-gcc"); err == nil {
+		cmd.Env = append(cmd.Env, "CC="+cc) // as the Makefile does
+	}
+	return cmd
+}
+
+// buildEmbedded builds the binary of pkg for embedding at dest, with
+// dest.sha256 beside it, and returns the C definitions of its sum and size
+// (berth_<name>_sum, berth_<name>_size) for a header. Test binaries of
+// several packages may build at once: the files are replaced by rename,
+// never rewritten in place (the builds are reproducible, so they are the
+// same anyway).
+func buildEmbedded(tmpDir, pkg, tags, dest, name string) ([]byte, error) {
+	tmp := filepath.Join(tmpDir, filepath.Base(dest))
+	if out, err := goBuild(tmp, pkg, tags).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build %s: %v\n%s", filepath.Base(dest), err, out)
+	}
+	data, err := os.ReadFile(tmp)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	if err := replaceFile(dest, data); err != nil {
+		return nil, err
+	}
+	if err := replaceFile(dest+".sha256", []byte(hex.EncodeToString(sum[:])+"  "+filepath.Base(dest)+"\n")); err != nil {
+		return nil, err
+	}
+	return fmt.Appendf(nil, "const char berth_%s_sum[] = \"%x\";\nconst long berth_%s_size = %d;\n", name, sum, name, len(data)), nil
 }
 
 // replaceFile writes data to path by temporary file and rename, unless

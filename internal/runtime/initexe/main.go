@@ -4,14 +4,16 @@
 // Command initexe is berth's runtime on its own: `berth init`, the first
 // process of every container and exec, and the runc-compatible command
 // line (`berth runtime ...`, `berth-runc ...`). It is built as a small
-// separate binary and embedded in berth (see runtime.SetInitBinary),
-// which writes it to /run/berth/init/<sha256>/berth-init. It links only
-// the runtime and its command line, so it starts in about half the time
-// the whole berth binary takes: containers' init is executed from it
-// (sealed), and berth's C constructor (internal/runtime/nsenter) executes
-// it in place of berth for every runtime command.
+// separate binary and embedded in the engine's (internal/engineexe; see
+// runtime.SetInitBinary), which writes it to
+// /run/berth/init/<sha256>/berth-init. It links only the runtime and its
+// command line, so it starts in about half the time the engine takes:
+// containers' init is executed from it (sealed), and berth's C
+// constructor (internal/runtime/nsenter) executes it in place of berth
+// for every runtime command.
 //
-// The Makefile builds it to cmd/berth/berth-init before berth itself.
+// The Makefile builds it to internal/engineexe/berth-init before the
+// engine.
 //
 // As in cmd/berth, GOMAXPROCS is not derived from the cgroup: that costs
 // every start reading /proc/self/mountinfo and cgroup files.

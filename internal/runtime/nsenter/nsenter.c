@@ -48,7 +48,7 @@
  *
  * Errors are reported as "E<message>" on the sync socket. Without
  * _BERTH_SYNCFD in the environment the constructor does not do any of
- * this; see reexec_runtime for what it may do instead.
+ * this; see reexec for what it may do instead.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -347,11 +347,12 @@ static pid_t spawn(int cgfd)
 
 /*
  * berth_runtime_sum and berth_runtime_size describe the small runtime
- * binary embedded in berth (internal/runtime/initexe: the runtime's
- * command line and init), which the runtime writes to
- * /run/berth/init/<sum>/berth-init. They are defined only in berth built
- * with the berth_initbin tag (cmd/berth/initbin.go), not in the small
- * binary itself, so it never executes itself again.
+ * binary (internal/runtime/initexe: the runtime's command line and init),
+ * which the runtime writes to /run/berth/init/<sum>/berth-init. They are
+ * defined in the engine's binary built with the berth_initbin tag
+ * (internal/engineexe/initbin.go), which embeds it, and in the berth that
+ * embeds the engine (cmd/berth/engine_exec.go); not in the small binary
+ * itself, so it never executes itself again.
  */
 extern const char berth_runtime_sum[] __attribute__((weak));
 int fast_start(int argc, char **argv, int first, const char *runtime); /* faststart.c */
@@ -382,45 +383,81 @@ static void init_stage_or_go(void)
 extern const long berth_runtime_size __attribute__((weak));
 
 /*
- * reexec_runtime makes berth's runtime mode ("berth runtime ..." or berth
- * invoked as "...runc") execute the small runtime binary, before the Go
- * runtime of the whole of berth starts: it starts in about half the time.
- * Nothing changes when the file is not there yet, or is not exactly what
- * this berth wrote (size, a root-owned file nobody else can write), or
- * with BERTH_INIT=self (the runtime is then to use berth itself): berth's
- * own runtime mode runs, and writes the file for the next time.
+ * berth_engine_sum and berth_engine_size describe the engine's binary
+ * (internal/engineexe: the daemon, its monitor, docker-init and the
+ * runtime) embedded in the berth that `make build` makes, whose Go code is
+ * only the CLI (cmd/berth/engine_exec.go); it writes the binary to
+ * /run/berth/engine/<sum>/berth. The engine's binary itself does not
+ * define them.
  */
-static void reexec_runtime(int argc, char **argv, char **envp)
+extern const char berth_engine_sum[] __attribute__((weak));
+extern const long berth_engine_size __attribute__((weak));
+
+/*
+ * runnable says whether path is what this berth wrote there: a regular
+ * file of the expected size, owned by root and writable by nobody else.
+ */
+static int runnable(const char *path, long size)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	       !(st.st_mode & 022) && st.st_size == size;
+}
+
+/*
+ * reexec picks the binary for berth's mode before the Go runtime of the
+ * binary starts (internal/engine/mode asks the same questions in Go):
+ *
+ *   - runtime commands ("berth runtime ..." or berth invoked as "...runc")
+ *     execute the small runtime binary: it starts in about half the time;
+ *   - in the berth whose Go code is the CLI alone, the engine's modes
+ *     ("berth daemon", "berth monitor", "berth init", docker-init, and
+ *     runtime commands when the runtime binary is not there yet) execute
+ *     the engine's binary.
+ *
+ * Nothing changes when a file is not there yet, or is not exactly what
+ * this berth wrote (see runnable), or, for the runtime binary, with
+ * BERTH_INIT=self (the runtime is then to use berth itself): the Go side
+ * then writes the file for the next time and does the work (the CLI's
+ * berth by executing the engine it wrote).
+ */
+static void reexec(int argc, char **argv, char **envp)
 {
 	char path[256];
 	const char *base, *init;
 	size_t n;
-	int runc;
-	struct stat st;
+	int runc, other;
 
-	if (!&berth_runtime_size || !&berth_runtime_sum || argc < 1 || !argv || !envp)
+	if (argc < 1 || !argv || !envp)
 		return;
 	base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
 	n = strlen(base);
 	runc = (n >= 5 && !strcmp(base + n - 5, "-runc")) || !strcmp(base, "runc");
-	if (!runc && !(argc > 1 && !strcmp(argv[1], "runtime")))
+	other = !strcmp(base, "docker-init") ||
+		(argc > 1 && (!strcmp(argv[1], "daemon") || !strcmp(argv[1], "monitor") || !strcmp(argv[1], "init")));
+	if (runc || (argc > 1 && !strcmp(argv[1], "runtime"))) {
+		init = getenv("BERTH_INIT");
+		if (&berth_runtime_size && &berth_runtime_sum && !(init && !strcmp(init, "self")) &&
+		    snprintf(path, sizeof(path), "/run/berth/init/%s/berth-init", berth_runtime_sum) < (int)sizeof(path) &&
+		    runnable(path, berth_runtime_size)) {
+			fast_start(argc, argv, runc ? 1 : 2, path);
+			execve(path, argv, envp);
+		}
+		other = 1;
+	}
+	if (!other || !&berth_engine_size || !&berth_engine_sum)
 		return;
-	init = getenv("BERTH_INIT");
-	if (init && !strcmp(init, "self"))
+	if (snprintf(path, sizeof(path), "/run/berth/engine/%s/berth", berth_engine_sum) >= (int)sizeof(path) ||
+	    !runnable(path, berth_engine_size))
 		return;
-	if (snprintf(path, sizeof(path), "/run/berth/init/%s/berth-init", berth_runtime_sum) >= (int)sizeof(path))
-		return;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & 022) || st.st_size != berth_runtime_size)
-		return;
-	fast_start(argc, argv, runc ? 1 : 2, path);
 	execve(path, argv, envp);
-	/* Still here: berth's own runtime mode does the work. */
+	/* Still here: the Go side does the work. */
 }
 
 /*
- * reexec_args calls reexec_runtime with the process's arguments. glibc
+ * reexec_args calls reexec with the process's arguments. glibc
  * passes them to constructors; musl (which berth is linked with where
  * musl-gcc is installed: its start-up costs a fraction of glibc's) passes
  * nothing, so they are read from /proc/self/cmdline.
@@ -430,7 +467,7 @@ extern char **environ;
 static void reexec_args(int argc, char **argv, char **envp)
 {
 #ifdef __GLIBC__
-	reexec_runtime(argc, argv, envp);
+	reexec(argc, argv, envp);
 #else
 	char *buf = NULL, *p, **args;
 	size_t len = 0, cap = 0;
@@ -468,7 +505,7 @@ static void reexec_args(int argc, char **argv, char **envp)
 		args[i] = p;
 		p += strlen(p) + 1;
 	}
-	reexec_runtime(count, args, environ);
+	reexec(count, args, environ);
 	free(args);
 out:
 	free(buf);

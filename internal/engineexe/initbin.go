@@ -23,8 +23,8 @@ import (
 )
 
 // The runtime's own binary (internal/runtime/initexe: init and the runtime
-// command line), built by `make build` just before berth. Without the
-// berth_initbin tag berth is its own init.
+// command line), built by `make build` just before the engine. Without the
+// berth_initbin tag the engine is its own init.
 //
 //go:embed berth-init
 var initBinary []byte
