@@ -10,7 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/moby/moby/client"
+	"github.com/berth-project/berth/internal/cli/client"
 	"os"
 	"strings"
 

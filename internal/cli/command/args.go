@@ -5,7 +5,7 @@ package command
 
 import (
 	"fmt"
-	"github.com/moby/moby/client"
+	"github.com/berth-project/berth/internal/cli/client"
 	"strings"
 
 	"github.com/spf13/cobra"

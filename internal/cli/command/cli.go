@@ -13,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/moby/moby/client"
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/moby/term"
 )
 
@@ -64,7 +64,9 @@ func (c *Cli) DaemonHost() string {
 }
 
 // Client returns the Engine API client, creating it on first use. The API
-// version is negotiated with the daemon unless DOCKER_API_VERSION pins it.
+// version is negotiated with the daemon unless DOCKER_API_VERSION pins it;
+// the negotiation starts at once, in the background, so a command that
+// asks for its client before parsing its arguments overlaps the two.
 func (c *Cli) Client() (*client.Client, error) {
 	if c.client != nil {
 		return c.client, nil
@@ -79,6 +81,7 @@ func (c *Cli) Client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	cl.Negotiate()
 	c.client = cl
 	return cl, nil
 }

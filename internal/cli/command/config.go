@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/distribution/reference"
+	"github.com/berth-project/berth/internal/cli/imageref"
 	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/registry"
 )
@@ -124,11 +124,11 @@ func ConvertToHostname(s string) string {
 // RegistryServer is the key credentials for the registry of an image
 // reference are stored under.
 func RegistryServer(ref string) string {
-	named, err := reference.ParseNormalizedNamed(ref)
+	named, err := imageref.ParseNormalized(ref)
 	if err != nil {
 		return IndexServer
 	}
-	d := reference.Domain(named)
+	d := named.Domain
 	if d == "docker.io" {
 		return IndexServer
 	}

@@ -7,7 +7,7 @@ import (
 	"context"
 	"io"
 
-	"github.com/moby/moby/client"
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/term"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/distribution/reference"
+	"github.com/berth-project/berth/internal/cli/imageref"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/image"
 )
@@ -64,31 +64,31 @@ func imageRows(img image.Summary, trunc, showDigest bool) []*ImageContext {
 	tags := map[string][]string{}
 	var repos []string
 	for _, s := range img.RepoTags {
-		ref, err := reference.ParseNormalizedNamed(s)
+		ref, err := imageref.ParseNormalized(s)
 		if err != nil {
 			continue
 		}
-		if nt, ok := ref.(reference.NamedTagged); ok {
-			r := reference.FamiliarName(ref)
+		if ref.Tag != "" {
+			r := ref.FamiliarName()
 			if _, seen := tags[r]; !seen {
 				repos = append(repos, r)
 			}
-			tags[r] = append(tags[r], nt.Tag())
+			tags[r] = append(tags[r], ref.Tag)
 		}
 	}
 	dgsts := map[string][]string{}
 	var drepos []string
 	for _, s := range img.RepoDigests {
-		ref, err := reference.ParseNormalizedNamed(s)
+		ref, err := imageref.ParseNormalized(s)
 		if err != nil {
 			continue
 		}
-		if c, ok := ref.(reference.Canonical); ok {
-			r := reference.FamiliarName(ref)
+		if ref.Digest != "" {
+			r := ref.FamiliarName()
 			if _, seen := dgsts[r]; !seen {
 				drepos = append(drepos, r)
 			}
-			dgsts[r] = append(dgsts[r], c.Digest().String())
+			dgsts[r] = append(dgsts[r], ref.Digest)
 		}
 	}
 	var rows []*ImageContext

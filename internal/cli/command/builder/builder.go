@@ -8,8 +8,8 @@ package builder
 import (
 	"fmt"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/docker/go-units"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/cli/command"

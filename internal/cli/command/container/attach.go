@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 )

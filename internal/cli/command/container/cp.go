@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/client"
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/cli/command"

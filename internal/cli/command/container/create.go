@@ -11,11 +11,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
+	"github.com/berth-project/berth/internal/cli/imageref"
 	"github.com/containerd/errdefs"
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
@@ -28,6 +28,7 @@ func NewCreateCommand(cli *command.Cli) *cobra.Command {
 		Short: "Create a new container",
 		Args:  command.RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cli.Client() // starts the version negotiation; errors come with the request
 			warmCreateRequest()
 			req, err := opts.Parse(args)
 			if err != nil {
@@ -100,11 +101,11 @@ func createContainer(ctx context.Context, cli *command.Cli, opts *ContainerOptio
 	}
 	image := req.Config.Image
 	ref := image
-	if named, err := reference.ParseNormalizedNamed(image); err == nil {
-		if _, isDigest := named.(reference.Canonical); !isDigest {
-			named = reference.TagNameOnly(named)
+	if named, err := imageref.ParseNormalized(image); err == nil {
+		if named.Digest == "" {
+			named = named.WithDefaultTag()
 		}
-		ref = reference.FamiliarString(named)
+		ref = named.FamiliarString()
 	}
 	pull := func() error {
 		var out io.Writer = cli.Err()

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"io"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 )

@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 )
 

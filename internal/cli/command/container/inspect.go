@@ -4,8 +4,8 @@
 package container
 
 import (
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 )
@@ -60,6 +60,7 @@ func (o *RunOptions) ParseRun(args []string) (*CreateRequest, error) {
 }
 
 func runRun(cmd *cobra.Command, cli *command.Cli, opts *RunOptions, args []string) error {
+	cli.Client() // starts the version negotiation; errors come with the request
 	warmCreateRequest()
 	req, err := opts.ParseRun(args)
 	if err != nil {

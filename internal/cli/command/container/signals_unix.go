@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/moby/moby/client"
+	"github.com/berth-project/berth/internal/cli/client"
 	"golang.org/x/sys/unix"
 )
 

@@ -10,8 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 

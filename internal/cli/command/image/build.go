@@ -17,12 +17,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/jsonstream"
-	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"

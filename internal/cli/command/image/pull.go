@@ -9,9 +9,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
-	"github.com/distribution/reference"
-	"github.com/moby/moby/client"
+	"github.com/berth-project/berth/internal/cli/imageref"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
@@ -25,17 +25,17 @@ func NewPullCommand(cli *command.Cli) *cobra.Command {
 		Short: "Download an image from a registry",
 		Args:  command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			named, err := reference.ParseNormalizedNamed(args[0])
+			named, err := imageref.ParseNormalized(args[0])
 			if err != nil {
 				return err
 			}
-			if all && !reference.IsNameOnly(named) {
+			if all && !named.NameOnly() {
 				return errors.New("tag can't be used with --all-tags/-a")
 			}
-			if !all && reference.IsNameOnly(named) {
-				named = reference.TagNameOnly(named)
+			if !all && named.NameOnly() {
+				named = named.WithDefaultTag()
 				if !quiet {
-					fmt.Fprintf(cli.Out(), "Using default tag: %s\n", named.(reference.Tagged).Tag())
+					fmt.Fprintf(cli.Out(), "Using default tag: %s\n", named.Tag)
 				}
 			}
 			var p *ocispec.Platform
@@ -53,7 +53,7 @@ func NewPullCommand(cli *command.Cli) *cobra.Command {
 			if quiet {
 				out = nil
 			}
-			if err := cli.PullImage(cmd.Context(), reference.FamiliarString(named), p, all, out); err != nil {
+			if err := cli.PullImage(cmd.Context(), named.FamiliarString(), p, all, out); err != nil {
 				return err
 			}
 			if !all {
@@ -82,20 +82,20 @@ func NewPushCommand(cli *command.Cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			named, err := reference.ParseNormalizedNamed(args[0])
+			named, err := imageref.ParseNormalized(args[0])
 			if err != nil {
 				return err
 			}
-			if all && !reference.IsNameOnly(named) {
+			if all && !named.NameOnly() {
 				return fmt.Errorf("tag can't be used with --all-tags/-a")
 			}
-			if !all && reference.IsNameOnly(named) {
-				named = reference.TagNameOnly(named)
+			if !all && named.NameOnly() {
+				named = named.WithDefaultTag()
 				if !quiet {
-					fmt.Fprintf(cli.Out(), "Using default tag: %s\n", named.(reference.Tagged).Tag())
+					fmt.Fprintf(cli.Out(), "Using default tag: %s\n", named.Tag)
 				}
 			}
-			ref := reference.FamiliarString(named)
+			ref := named.FamiliarString()
 			auth, err := cli.EncodedAuth(ref)
 			if err != nil {
 				return err

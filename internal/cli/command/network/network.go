@@ -11,12 +11,12 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/berth-project/berth/internal/cli/command/container"
 	"github.com/berth-project/berth/internal/cli/command/system"
 	"github.com/berth-project/berth/internal/cli/formatter"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 

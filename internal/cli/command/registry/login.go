@@ -13,8 +13,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
-	"github.com/moby/moby/client"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 )

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/berth-project/berth/internal/cli/command/container"
 	"github.com/berth-project/berth/internal/cli/formatter"
 	"github.com/moby/moby/api/types/events"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 

@@ -9,11 +9,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/berth-project/berth/internal/cli/formatter"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/system"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 

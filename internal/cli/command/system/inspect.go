@@ -10,9 +10,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 

@@ -8,9 +8,9 @@ import (
 	"runtime"
 	"text/tabwriter"
 
+	"github.com/berth-project/berth/internal/cli/client"
 	"github.com/berth-project/berth/internal/cli/command"
 	"github.com/berth-project/berth/internal/cli/formatter"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/internal/version"

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The berth authors
+
+// Package client is the berth CLI's client of the Docker Engine API: the
+// endpoints the CLI uses, with the moby client's method and option names
+// (github.com/moby/moby/client), over a unix socket or plain TCP.
+//
+// The CLI used the moby client itself, but every package a binary links
+// is initialised at every start, and the CLI starts once per command: the
+// moby client brings github.com/distribution/reference (about ten regular
+// expressions compiled at start-up, ~1 ms) and OpenTelemetry. This client
+// links the Engine API's wire types (github.com/moby/moby/api) and the
+// standard library.
+//
+// Errors keep the moby client's texts ("Error response from daemon: …"),
+// and their class (containerd/errdefs: not found, conflict, …) follows the
+// HTTP status, so that the CLI reports them as docker does.
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errhttp"
+	"github.com/moby/moby/api/types/common"
+)
+
+// MaxAPIVersion is the newest API version the client speaks; with
+// negotiation it speaks the daemon's when that is older.
+const MaxAPIVersion = "1.56"
+
+// dummyHost is the Host header of requests over a unix socket.
+const dummyHost = "api.moby.localhost"
+
+// Client talks to one daemon. It is safe for concurrent use.
+type Client struct {
+	host      string // as given, such as unix:///run/berth/berth.sock
+	proto     string // "unix" or "tcp"
+	addr      string // the socket's path, or host:port
+	userAgent string
+	http      *http.Client
+
+	mu         sync.Mutex
+	version    string // pinned, or negotiated
+	negotiate  bool
+	once       sync.Once
+	negotiated chan struct{} // closed once the version is negotiated
+}
+
+// Opt configures a Client.
+type Opt func(*Client) error
+
+// WithHost sets the daemon's address: unix:///path, tcp://host:port or
+// http://host:port.
+func WithHost(host string) Opt {
+	return func(c *Client) error {
+		proto, addr, ok := strings.Cut(host, "://")
+		if !ok {
+			return fmt.Errorf("unable to parse docker host `%s`", host)
+		}
+		switch proto {
+		case "unix":
+		case "tcp", "http":
+			proto = "tcp"
+		default:
+			return fmt.Errorf("protocol not available: %s", proto)
+		}
+		if addr == "" {
+			return fmt.Errorf("unable to parse docker host `%s`", host)
+		}
+		c.host, c.proto, c.addr = host, proto, addr
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent of every request.
+func WithUserAgent(ua string) Opt {
+	return func(c *Client) error { c.userAgent = ua; return nil }
+}
+
+// WithAPIVersion pins the API version.
+func WithAPIVersion(v string) Opt {
+	return func(c *Client) error {
+		c.version = strings.TrimPrefix(v, "v")
+		c.negotiate = false
+		return nil
+	}
+}
+
+// WithAPIVersionNegotiation makes the first request (or Negotiate) ask the
+// daemon for its version (HEAD /_ping) and use the older of the daemon's
+// and MaxAPIVersion.
+func WithAPIVersionNegotiation() Opt {
+	return func(c *Client) error { c.negotiate = c.version == ""; return nil }
+}
+
+// New returns a client.
+func New(opts ...Opt) (*Client, error) {
+	c := &Client{}
+	if err := WithHost("unix:///var/run/docker.sock")(c); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.version == "" && !c.negotiate {
+		c.version = MaxAPIVersion
+	}
+	c.http = &http.Client{Transport: &http.Transport{
+		DialContext:     c.dial,
+		MaxIdleConns:    4,
+		IdleConnTimeout: 30 * time.Second,
+	}}
+	return c, nil
+}
+
+func (c *Client) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, c.proto, c.addr)
+}
+
+// Close releases idle connections.
+func (c *Client) Close() error {
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+// DaemonHost is the daemon's address as given.
+func (c *Client) DaemonHost() string { return c.host }
+
+// ClientVersion is the API version in use (after negotiation, if any).
+func (c *Client) ClientVersion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
+}
+
+// Negotiate starts the version negotiation in the background, when the
+// client was asked to negotiate: a caller that will send a request soon
+// overlaps the round trip with its own work (parsing the command line,
+// encoding the request).
+func (c *Client) Negotiate() {
+	if !c.negotiate {
+		return
+	}
+	c.once.Do(func() {
+		c.negotiated = make(chan struct{})
+		go func() {
+			defer close(c.negotiated)
+			v := ""
+			if resp, err := c.do(context.Background(), http.MethodHead, "/_ping", nil, nil); err == nil {
+				v = resp.Header.Get("Api-Version")
+				resp.Body.Close()
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.version = MaxAPIVersion
+			if v != "" && versionLess(v, MaxAPIVersion) {
+				c.version = v
+			}
+		}()
+	})
+}
+
+// apiVersion is the version to use, negotiated first when asked to. A
+// daemon that cannot be reached leaves MaxAPIVersion: the request itself
+// then reports the connection error.
+func (c *Client) apiVersion(ctx context.Context) string {
+	if c.negotiate {
+		c.Negotiate()
+		select {
+		case <-c.negotiated:
+		case <-ctx.Done():
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
+}
+
+// versionLess compares API versions ("1.41" < "1.51").
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// apiPath is p under the API version in use, with query.
+func (c *Client) apiPath(ctx context.Context, p string, query url.Values) string {
+	if v := c.apiVersion(ctx); v != "" {
+		p = path.Join("/v"+v, p)
+	}
+	return (&url.URL{Path: p, RawQuery: query.Encode()}).String()
+}
+
+// newRequest makes a request for the daemon; p is already versioned.
+func (c *Client) newRequest(ctx context.Context, method, p string, body io.Reader, header http.Header) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, p, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	req.URL.Scheme = "http"
+	req.URL.Host = c.addr
+	if c.proto == "unix" {
+		req.URL.Host = dummyHost
+		req.Host = dummyHost
+	}
+	return req, nil
+}
+
+// do sends a request to p (a path with its query) and returns the
+// response, or the daemon's error for a status of 400 or more.
+func (c *Client) do(ctx context.Context, method, p string, body io.Reader, header http.Header) (*http.Response, error) {
+	req, err := c.newRequest(ctx, method, p, body, header)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.connectError(err)
+	}
+	if err := responseError(resp); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return resp, nil
+}
+
+// send is do for the API path p (unversioned) and query.
+func (c *Client) send(ctx context.Context, method, p string, query url.Values, body io.Reader, header http.Header) (*http.Response, error) {
+	return c.do(ctx, method, c.apiPath(ctx, p, query), body, header)
+}
+
+// jsonBody encodes v as a request body with its header.
+func jsonBody(v any) (io.Reader, http.Header, error) {
+	if v == nil {
+		return nil, nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bytes.NewReader(b), http.Header{"Content-Type": {"application/json"}}, nil
+}
+
+// call sends a request with v (if not nil) as its JSON body and decodes
+// the JSON response into out (if not nil).
+func (c *Client) call(ctx context.Context, method, p string, query url.Values, v, out any) error {
+	body, header, err := jsonBody(v)
+	if err != nil {
+		return err
+	}
+	resp, err := c.send(ctx, method, p, query, body, header)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// callRaw is call that also returns the response body as read.
+func (c *Client) callRaw(ctx context.Context, method, p string, query url.Values, out any) (json.RawMessage, error) {
+	resp, err := c.send(ctx, method, p, query, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	return raw, json.Unmarshal(raw, out)
+}
+
+// stream sends a request and returns the response body for the caller to
+// read and close.
+func (c *Client) stream(ctx context.Context, method, p string, query url.Values, body io.Reader, header http.Header) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, method, p, query, body, header)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// connectionFailed is a request that did not reach the daemon.
+type connectionFailed struct{ error }
+
+func (e connectionFailed) Unwrap() error { return e.error }
+
+// IsErrConnectionFailed reports whether err is a request that did not
+// reach the daemon.
+func IsErrConnectionFailed(err error) bool {
+	return errors.As(err, &connectionFailed{})
+}
+
+// connectError words a failed request as the moby client does.
+func (c *Client) connectError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return connectionFailed{fmt.Errorf("permission denied while trying to connect to the docker API at %v", c.host)}
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return connectionFailed{fmt.Errorf("failed to connect to the docker API at %v; check if the path is correct and if the daemon is running: %w", c.host, errors.Unwrap(err))}
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) && (nerr.Timeout() || strings.Contains(nerr.Error(), "connection refused") || strings.Contains(nerr.Error(), "dial unix")) {
+		return connectionFailed{fmt.Errorf("Cannot connect to the Docker daemon at %s. Is the docker daemon running?", c.host)}
+	}
+	return connectionFailed{fmt.Errorf("error during connect: %w", err)}
+}
+
+// apiError is the daemon's error: its message, classed by the status.
+type apiError struct {
+	err   error
+	class error
+}
+
+func (e *apiError) Error() string   { return e.err.Error() }
+func (e *apiError) Unwrap() []error { return []error{e.err, e.class} }
+
+// responseError is the error of a response with a status of 400 or more:
+// "Error response from daemon: " and the message of its JSON body.
+func responseError(resp *http.Response) error {
+	if resp.StatusCode < http.StatusBadRequest {
+		return nil
+	}
+	status := resp.Status
+	if status == "" {
+		status = http.StatusText(resp.StatusCode)
+	}
+	var body []byte
+	if resp.Request == nil || resp.Request.Method != http.MethodHead {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	}
+	var err error
+	switch {
+	case len(body) == 0:
+		err = fmt.Errorf("request returned %s for API route and version %s, check if the server supports the requested API version", status, resp.Request.URL)
+	case resp.Header.Get("Content-Type") == "application/json":
+		var e common.ErrorResponse
+		if jerr := json.Unmarshal(body, &e); jerr != nil {
+			err = fmt.Errorf("error reading JSON: %w", jerr)
+		} else if e.Message == "" {
+			err = fmt.Errorf("Error response from daemon: API returned a %d (%s) but provided no error-message", resp.StatusCode, http.StatusText(resp.StatusCode))
+		} else {
+			err = fmt.Errorf("Error response from daemon: %s", strings.TrimSpace(e.Message))
+		}
+	default:
+		err = fmt.Errorf("Error response from daemon: %s", strings.TrimSpace(string(body)))
+	}
+	class := errhttp.ToNative(resp.StatusCode)
+	if class == nil {
+		class = errdefs.ErrUnknown
+	}
+	return &apiError{err: err, class: class}
+}
+
+// HijackedResponse is a connection taken over from HTTP (attach, exec
+// start): the stream, and Reader, which holds what was read with the
+// response's header.
+type HijackedResponse struct {
+	Conn      net.Conn
+	Reader    *bufio.Reader
+	mediaType string
+}
+
+// Close closes the connection.
+func (h *HijackedResponse) Close() {
+	if h.Conn != nil {
+		h.Conn.Close()
+	}
+}
+
+// CloseWrite ends the input of the stream (the daemon reads end of file).
+func (h *HijackedResponse) CloseWrite() error {
+	if cw, ok := h.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// MediaType is the stream's content type, when the daemon said it.
+func (h *HijackedResponse) MediaType() (string, bool) {
+	return h.mediaType, h.mediaType != ""
+}
+
+// hijack sends a request asking to upgrade its connection to a raw stream
+// and returns the stream. The connection is dialled for it alone.
+func (c *Client) hijack(ctx context.Context, p string, query url.Values, v any) (HijackedResponse, error) {
+	body, header, err := jsonBody(v)
+	if err != nil {
+		return HijackedResponse{}, err
+	}
+	if header == nil {
+		header = http.Header{}
+	}
+	header.Set("Connection", "Upgrade")
+	header.Set("Upgrade", "tcp")
+	req, err := c.newRequest(ctx, http.MethodPost, c.apiPath(ctx, p, query), body, header)
+	if err != nil {
+		return HijackedResponse{}, err
+	}
+	conn, err := c.dial(ctx, "", "")
+	if err != nil {
+		return HijackedResponse{}, c.connectError(err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetKeepAlive(true)
+		tc.SetKeepAlivePeriod(30 * time.Second)
+	}
+	if err := req.Write(conn); err != nil {
+		conn.Close()
+		return HijackedResponse{}, c.connectError(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		conn.Close()
+		return HijackedResponse{}, fmt.Errorf("error during connect: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
+		err := responseError(resp)
+		if err == nil {
+			err = fmt.Errorf("unable to upgrade to tcp, received %d", resp.StatusCode)
+		}
+		conn.Close()
+		return HijackedResponse{}, err
+	}
+	return HijackedResponse{Conn: conn, Reader: br, mediaType: resp.Header.Get("Content-Type")}, nil
+}
+
+// Filters are the "filters" query parameter of list, prune and event
+// requests: each term's set of values.
+type Filters map[string]map[string]bool
+
+// Add adds values to term.
+func (f Filters) Add(term string, values ...string) Filters {
+	if f[term] == nil {
+		f[term] = map[string]bool{}
+	}
+	for _, v := range values {
+		f[term][v] = true
+	}
+	return f
+}
+
+// Clone returns a copy of f.
+func (f Filters) Clone() Filters {
+	out := make(Filters, len(f))
+	for term, values := range f {
+		out[term] = make(map[string]bool, len(values))
+		for v := range values {
+			out[term][v] = true
+		}
+	}
+	return out
+}
+
+// set puts f in q, when it has any term.
+func (f Filters) set(q url.Values) {
+	if len(f) > 0 {
+		b, _ := json.Marshal(map[string]map[string]bool(f))
+		q.Set("filters", string(b))
+	}
+}
+
+// query builds url.Values from key, value pairs, leaving out empty values.
+func query(kv ...string) url.Values {
+	q := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			q.Set(kv[i], kv[i+1])
+		}
+	}
+	return q
+}
+
+// flag is "1" for true and "" (left out) for false.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}
