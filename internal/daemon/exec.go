@@ -156,23 +156,33 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, cfg *router.ExecStart
 	}
 	mcfg := monitor.Config{ID: e.key(), Tty: e.Config.Tty, OpenStdin: e.Config.AttachStdin && !cfg.Detach, StdinOnce: true}
 	launch := d.mon.Launcher(mcfg)
-	var wait func() error
+	var (
+		wait     func() error
+		attached chan error
+	)
 	opts := runtime.ExecOpts{
 		Process: proc,
-		// The intermediate process waits for its namespaces before it
-		// runs anything: attaching right after the launch loses nothing.
+		// The monitor knows the process once it is launched; attaching
+		// to it goes on while the process joins the container, and
+		// must be done before its program runs (Ready).
 		Launch: func(cmd *exec.Cmd) (runtime.Child, error) {
 			child, err := launch(cmd)
 			if err != nil || cfg.Detach {
 				return child, err
 			}
-			wait, err = d.mon.AttachStart(ctx, e.key(), streams)
-			if err != nil {
-				child.Kill()
-				child.Wait()
-				return nil, err
-			}
+			attached = make(chan error, 1)
+			go func() {
+				w, err := d.mon.AttachStart(ctx, e.key(), streams)
+				wait = w
+				attached <- err
+			}()
 			return child, nil
+		},
+		Ready: func() error {
+			if attached == nil {
+				return nil
+			}
+			return <-attached
 		},
 	}
 	if e.Config.Tty {

@@ -19,6 +19,11 @@ type ExecOpts struct {
 	IO            IO
 	// Launch, when set, starts the intermediate process (see Launcher).
 	Launch Launcher
+	// Ready, when set, is called once the process has joined the
+	// container, just before it is told to run its program: a caller that
+	// must be attached to the program's output waits there, so that its
+	// attaching overlaps the join. An error stops the exec.
+	Ready func() error
 }
 
 // Exec starts another process in a running container and returns its PID
@@ -109,6 +114,11 @@ func (r *Runtime) Exec(id string, opts ExecOpts) (int, error) {
 	pid, err := r.handshake(sock, cmd, func() (map[string]string, error) { return cg.Paths(), nil }, nil)
 	if err != nil {
 		return 0, err
+	}
+	if opts.Ready != nil {
+		if err := opts.Ready(); err != nil {
+			return 0, err // the process reads end of file and exits
+		}
 	}
 	if err := sendConfig(sock, cfg); err != nil {
 		return 0, err

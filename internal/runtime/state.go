@@ -48,13 +48,19 @@ type State struct {
 	// costs more than the rest of `state` put together.
 	Hooks *specs.Hooks `json:"hooks,omitempty"`
 
-	spec    *specs.Spec
-	specRaw []byte // config.json as read
+	spec *specs.Spec
 }
 
 // Spec returns the container's configuration, read on first use.
 func (r *Runtime) Spec(st *State) (*specs.Spec, error) {
 	if st.spec != nil {
+		return st.spec, nil
+	}
+	r.execMu.Lock()
+	es, ok := r.execSpecs[st.ID]
+	r.execMu.Unlock()
+	if ok && es.start == st.StartTime {
+		st.spec = es.spec // kept for exec (see execSpecOf); never changed
 		return st.spec, nil
 	}
 	data, err := os.ReadFile(filepath.Join(r.dir(st.ID), "config.json"))
@@ -65,7 +71,7 @@ func (r *Runtime) Spec(st *State) (*specs.Spec, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("container %s: corrupt config.json: %w", st.ID, err)
 	}
-	st.spec, st.specRaw = &s, data
+	st.spec = &s
 	return st.spec, nil
 }
 
