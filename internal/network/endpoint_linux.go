@@ -64,7 +64,7 @@ func (m *Manager) addEndpoint(n *Network, cid, name string, cfg EndpointConfig) 
 	if len(cfg.MAC) > 0 {
 		n.Endpoints[cid].StaticMAC = cfg.MAC.String()
 	}
-	if err := n.save(m.cfg.Dir); err != nil {
+	if err := n.saveEndpoint(m.cfg.Dir, cid); err != nil {
 		delete(n.Endpoints, cid)
 		return err
 	}
@@ -79,7 +79,7 @@ func (m *Manager) RemoveEndpoints(cid string) {
 	for _, n := range m.nets {
 		if n.Endpoints[cid] != nil {
 			delete(n.Endpoints, cid)
-			n.save(m.cfg.Dir)
+			n.saveEndpoint(m.cfg.Dir, cid)
 		}
 	}
 }
@@ -91,7 +91,7 @@ func (m *Manager) Rename(cid, name string) {
 	for _, n := range m.nets {
 		if ep := n.Endpoints[cid]; ep != nil {
 			ep.Name = name
-			n.save(m.cfg.Dir)
+			n.saveEndpoint(m.cfg.Dir, cid)
 		}
 	}
 }
@@ -179,7 +179,7 @@ func (m *Manager) Start(cid, name string, dns []netip.Addr, nsfd int, h *netlink
 			}
 			m.redirectPorts(cid, portRules(cid, ep))
 		}
-		if err := p.save(m.cfg.Dir); err != nil {
+		if err := p.saveEndpoint(m.cfg.Dir, cid); err != nil {
 			return err
 		}
 	}
@@ -206,7 +206,7 @@ func (m *Manager) plug(n *Network, ep *Endpoint, nsfd int, h *netlink.Handle, if
 		}
 	}
 	ep.HostVeth, ep.IfName, ep.MAC = vethName(), ifName, mac.String()
-	if err := n.save(m.cfg.Dir); err != nil {
+	if err := n.saveEndpoint(m.cfg.Dir, ep.ContainerID); err != nil {
 		ep.IP, ep.HostVeth, ep.IfName = netip.Addr{}, "", ""
 		return err
 	}
@@ -216,7 +216,7 @@ func (m *Manager) plug(n *Network, ep *Endpoint, nsfd int, h *netlink.Handle, if
 	}
 	if err := wire(h, nsfd, pl); err != nil {
 		ep.IP, ep.HostVeth, ep.IfName = netip.Addr{}, "", ""
-		n.save(m.cfg.Dir)
+		n.saveEndpoint(m.cfg.Dir, ep.ContainerID)
 		return err
 	}
 	return nil
@@ -248,7 +248,7 @@ func (m *Manager) stop(cid string, now bool) {
 			go unwire(ep.HostVeth)
 		}
 		ep.IP, ep.HostVeth, ep.IfName, ep.MAC, ep.Ports = netip.Addr{}, "", "", "", nil
-		n.save(m.cfg.Dir)
+		n.saveEndpoint(m.cfg.Dir, cid)
 	}
 	for _, fd := range m.held[cid] {
 		unix.Close(fd)
@@ -297,7 +297,7 @@ func (m *Manager) Connect(ref, cid, name string, cfg EndpointConfig, pid int) er
 	h, fd, err := HandleAt(pid)
 	if err != nil {
 		delete(n.Endpoints, cid)
-		n.save(m.cfg.Dir)
+		n.saveEndpoint(m.cfg.Dir, cid)
 		return err
 	}
 	defer unix.Close(fd)
@@ -314,7 +314,7 @@ func (m *Manager) Connect(ref, cid, name string, cfg EndpointConfig, pid int) er
 	}
 	if err := m.plug(n, n.Endpoints[cid], fd, h, ifName, false); err != nil {
 		delete(n.Endpoints, cid)
-		n.save(m.cfg.Dir)
+		n.saveEndpoint(m.cfg.Dir, cid)
 		return err
 	}
 	return nil
@@ -345,7 +345,7 @@ func (m *Manager) Disconnect(ref, cid string) error {
 	}
 	unwire(ep.HostVeth)
 	delete(n.Endpoints, cid)
-	return n.save(m.cfg.Dir)
+	return n.saveEndpoint(m.cfg.Dir, cid)
 }
 
 // Restore reconciles the networks with the containers that survived a
@@ -359,12 +359,12 @@ func (m *Manager) Restore(live map[string]int) error {
 	var rules []portRule
 	keep := map[string]bool{}
 	for _, n := range m.nets {
-		changed := false
+		var changed []string
 		for cid, ep := range n.Endpoints {
 			if _, ok := live[cid]; !ok {
 				if ep.IP.IsValid() || ep.HostVeth != "" || len(ep.Ports) > 0 {
 					ep.IP, ep.HostVeth, ep.IfName, ep.MAC, ep.Ports = netip.Addr{}, "", "", "", nil
-					changed = true
+					changed = append(changed, cid)
 				}
 				continue
 			}
@@ -382,8 +382,8 @@ func (m *Manager) Restore(live map[string]int) error {
 				m.redirectPorts(cid, portRules(cid, ep))
 			}
 		}
-		if changed {
-			n.save(m.cfg.Dir)
+		for _, cid := range changed {
+			n.saveEndpoint(m.cfg.Dir, cid)
 		}
 	}
 	var errs []error

@@ -381,7 +381,7 @@ func (m *Manager) Create(o CreateOptions) (Network, error) {
 	fail := func(err error) (Network, error) {
 		delete(m.nets, n.ID)
 		deleteBridge(n.Bridge)
-		os.Remove(n.path(m.cfg.Dir))
+		n.removeFiles(m.cfg.Dir)
 		if s := m.dns[n.ID]; s != nil {
 			s.stop()
 			delete(m.dns, n.ID)
@@ -560,7 +560,7 @@ func (m *Manager) Remove(ref string) error {
 	if m.cfg.NAT {
 		errs = append(errs, m.fw.syncNetworks(m.sorted()))
 	}
-	errs = append(errs, deleteBridge(n.Bridge), os.Remove(n.path(m.cfg.Dir)))
+	errs = append(errs, deleteBridge(n.Bridge), n.removeFiles(m.cfg.Dir))
 	return errors.Join(errs...)
 }
 

@@ -5,6 +5,7 @@ package network
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -36,8 +37,10 @@ type Network struct {
 	Default bool `json:",omitempty"`
 	Options map[string]string
 	Labels  map[string]string
-	// Endpoints are the containers attached, by container ID.
-	Endpoints map[string]*Endpoint
+	// Endpoints are the containers attached, by container ID. Each is
+	// stored in a file of its own (saveEndpoint); files of older berths
+	// hold them in the network's file, which loadNetworks moves out.
+	Endpoints map[string]*Endpoint `json:",omitempty"`
 }
 
 // Endpoint is one container's attachment to a network. IP is set while
@@ -81,17 +84,51 @@ type PortMapping struct {
 
 func (n *Network) path(dir string) string { return filepath.Join(dir, n.ID+".json") }
 
-// save writes n atomically.
+// endpointsDir holds a file per endpoint of n: a container's create,
+// start, stop and removal rewrite its own file, not the network's, which
+// would grow with every container on the network.
+func (n *Network) endpointsDir(dir string) string { return filepath.Join(dir, n.ID+".endpoints") }
+
+// save writes n, without its endpoints, atomically.
 func (n *Network) save(dir string) error {
-	b, err := json.Marshal(n)
+	c := *n
+	c.Endpoints = nil
+	return writeJSON(n.path(dir), &c)
+}
+
+// saveEndpoint writes container cid's endpoint on n atomically, or
+// removes its file when it has none.
+func (n *Network) saveEndpoint(dir, cid string) error {
+	p := filepath.Join(n.endpointsDir(dir), cid+".json")
+	ep := n.Endpoints[cid]
+	if ep == nil {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(n.endpointsDir(dir), 0o700); err != nil {
+		return err
+	}
+	return writeJSON(p, ep)
+}
+
+// removeFiles removes n's file and its endpoints'.
+func (n *Network) removeFiles(dir string) error {
+	return errors.Join(os.Remove(n.path(dir)), os.RemoveAll(n.endpointsDir(dir)))
+}
+
+// writeJSON writes v to path by temporary file and rename.
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := n.path(dir) + ".tmp"
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, n.path(dir))
+	return os.Rename(tmp, path)
 }
 
 func loadNetworks(dir string) (map[string]*Network, error) {
@@ -106,7 +143,7 @@ func loadNetworks(dir string) (map[string]*Network, error) {
 			os.Remove(filepath.Join(dir, name)) // a write a crash cut short
 			continue
 		}
-		if !strings.HasSuffix(name, ".json") {
+		if e.IsDir() || !strings.HasSuffix(name, ".json") {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -117,12 +154,53 @@ func loadNetworks(dir string) (map[string]*Network, error) {
 		if err := json.Unmarshal(b, &n); err != nil {
 			return nil, fmt.Errorf("network file %s: %w", name, err)
 		}
-		if n.Endpoints == nil {
-			n.Endpoints = map[string]*Endpoint{}
+		if err := n.loadEndpoints(dir); err != nil {
+			return nil, err
 		}
 		out[n.ID] = &n
 	}
 	return out, nil
+}
+
+// loadEndpoints reads n's endpoint files. Endpoints that an older berth
+// kept in the network's file are written to files of their own first
+// (a file already there is newer), and the network's file without them.
+func (n *Network) loadEndpoints(dir string) error {
+	embedded := n.Endpoints
+	n.Endpoints = map[string]*Endpoint{}
+	entries, err := os.ReadDir(n.endpointsDir(dir))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(n.endpointsDir(dir), e.Name())
+		cid, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			os.Remove(p) // a write a crash cut short
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var ep Endpoint
+		if err := json.Unmarshal(b, &ep); err != nil {
+			return fmt.Errorf("endpoint file %s: %w", p, err)
+		}
+		n.Endpoints[cid] = &ep
+	}
+	if len(embedded) == 0 {
+		return nil
+	}
+	for cid, ep := range embedded {
+		if n.Endpoints[cid] == nil {
+			n.Endpoints[cid] = ep
+			if err := n.saveEndpoint(dir, cid); err != nil {
+				return err
+			}
+		}
+	}
+	return n.save(dir)
 }
 
 // allocate leases an address of n to ep: its static address if it has

@@ -703,17 +703,20 @@ func leftovers(t *testing.T, d *testutil.Daemon) state {
 	bridges := map[int]bool{}
 	files, _ := filepath.Glob(filepath.Join(d.DataRoot, "network", "*.json"))
 	for _, f := range files {
-		var n struct {
-			Bridge    string
-			Endpoints map[string]struct{ IP string }
-		}
+		var n struct{ Bridge string }
 		b, err := os.ReadFile(f)
 		assert.NilError(t, err)
 		assert.NilError(t, json.Unmarshal(b, &n))
 		if l, err := netlink.LinkByName(n.Bridge); err == nil {
 			bridges[l.Attrs().Index] = true
 		}
-		for _, ep := range n.Endpoints {
+		// each endpoint has a file of its own beside the network's
+		eps, _ := filepath.Glob(filepath.Join(strings.TrimSuffix(f, ".json")+".endpoints", "*.json"))
+		for _, e := range eps {
+			var ep struct{ IP string }
+			b, err := os.ReadFile(e)
+			assert.NilError(t, err)
+			assert.NilError(t, json.Unmarshal(b, &ep))
 			if ep.IP != "" {
 				s.Leases = append(s.Leases, ep.IP)
 			}
