@@ -30,11 +30,11 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/berth-project/berth/internal/api/httputils"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errhttp"
 	"github.com/moby/moby/api/types/common"
@@ -172,7 +172,7 @@ func (c *Client) Negotiate() {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			c.version = MaxAPIVersion
-			if v != "" && versionLess(v, MaxAPIVersion) {
+			if v != "" && httputils.CompareVersions(v, MaxAPIVersion) < 0 {
 				c.version = v
 			}
 		}()
@@ -193,24 +193,6 @@ func (c *Client) apiVersion(ctx context.Context) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.version
-}
-
-// versionLess compares API versions ("1.41" < "1.51").
-func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) || i < len(bs); i++ {
-		var x, y int
-		if i < len(as) {
-			x, _ = strconv.Atoi(as[i])
-		}
-		if i < len(bs) {
-			y, _ = strconv.Atoi(bs[i])
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
 }
 
 // apiPath is p under the API version in use, with query.

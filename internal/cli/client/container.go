@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -340,16 +339,8 @@ type ContainerLogsResult = io.ReadCloser
 func (c *Client) ContainerLogs(ctx context.Context, id string, o ContainerLogsOptions) (ContainerLogsResult, error) {
 	q := query("stdout", flag(o.ShowStdout), "stderr", flag(o.ShowStderr), "timestamps", flag(o.Timestamps),
 		"details", flag(o.Details), "follow", flag(o.Follow), "tail", o.Tail)
-	now := time.Now()
-	for k, v := range map[string]string{"since": o.Since, "until": o.Until} {
-		if v == "" {
-			continue
-		}
-		ts, err := Timestamp(v, now)
-		if err != nil {
-			return nil, err
-		}
-		q.Set(k, ts)
+	if err := setTimes(q, o.Since, o.Until); err != nil {
+		return nil, err
 	}
 	return c.stream(ctx, http.MethodGet, "/containers/"+id+"/logs", q, nil, nil)
 }

@@ -182,17 +182,9 @@ func (c *Client) Events(ctx context.Context, o EventsListOptions) EventsResult {
 	errs := make(chan error, 1)
 	res := EventsResult{Messages: messages, Err: errs}
 	q := url.Values{}
-	now := time.Now()
-	for k, v := range map[string]string{"since": o.Since, "until": o.Until} {
-		if v == "" {
-			continue
-		}
-		ts, err := Timestamp(v, now)
-		if err != nil {
-			errs <- err
-			return res
-		}
-		q.Set(k, ts)
+	if err := setTimes(q, o.Since, o.Until); err != nil {
+		errs <- err
+		return res
 	}
 	o.Filters.set(q)
 	resp, err := c.send(ctx, http.MethodGet, "/events", q, nil, nil)
@@ -218,6 +210,22 @@ func (c *Client) Events(ctx context.Context, o EventsListOptions) EventsResult {
 		}
 	}()
 	return res
+}
+
+// setTimes puts since and until (see Timestamp) in q, when given.
+func setTimes(q url.Values, since, until string) error {
+	now := time.Now()
+	for k, v := range map[string]string{"since": since, "until": until} {
+		if v == "" {
+			continue
+		}
+		ts, err := Timestamp(v, now)
+		if err != nil {
+			return err
+		}
+		q.Set(k, ts)
+	}
+	return nil
 }
 
 // Timestamp turns a --since or --until value into the API's form (Unix
