@@ -178,19 +178,35 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, cfg *router.ExecStart
 			}()
 			return child, nil
 		},
-		Ready: func() error {
-			if attached == nil {
-				return nil
-			}
-			return <-attached
-		},
 	}
+	// the attach's result, once: Ready waits for it, and so does a failed
+	// exec before it returns
+	attachResult := sync.OnceValue(func() error {
+		if attached == nil {
+			return nil
+		}
+		return <-attached
+	})
+	opts.Ready = attachResult
 	if e.Config.Tty {
 		opts.Console = d.mon.Console(e.key())
 	}
 	pid, err := d.rt.Exec(c.ID, opts)
 	if err != nil {
+		// An attach still going on would write to the client's stream
+		// while the caller reports the error there: it ends first (the
+		// monitor drops the process's streams on Forget).
+		attachErr := attachResult()
 		d.mon.Forget(e.key())
+		if attached != nil && attachErr == nil {
+			done := make(chan struct{})
+			go func() { wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				d.log.Warn("exec: attach did not end after a failed start", "id", e.ID)
+			}
+		}
 		e.failed(err)
 		return err
 	}

@@ -22,7 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
+	"syscall"
 	"time"
 )
 
@@ -36,7 +36,7 @@ const StaleAge = 24 * time.Hour
 func Path(dir, name string, data []byte, sum string) (string, error) {
 	sub := filepath.Join(dir, sum)
 	p := filepath.Join(sub, name)
-	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(data)) {
+	if ours(p, int64(len(data))) {
 		return p, nil
 	}
 	if err := os.MkdirAll(sub, 0o711); err != nil {
@@ -65,6 +65,19 @@ func Path(dir, name string, data []byte, sum string) (string, error) {
 	return p, nil
 }
 
+// ours reports whether path is what Path writes, as the C constructor
+// checks it before executing it: a regular file (not a link) of size
+// bytes, owned by this user and writable by nobody else. Anything else is
+// written again.
+func ours(path string, size int64) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size || fi.Mode().Perm()&0o022 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
+}
+
 // Prune removes, under dir, the directories of other builds than keep
 // whose file name was written more than age ago (or is missing), unless a
 // running process was executed from it: each upgrade (or development
@@ -76,7 +89,7 @@ func Prune(dir, keep, name string, age time.Duration) {
 	if err != nil {
 		return
 	}
-	var running map[string]bool
+	var running map[fileID]bool
 	for _, e := range entries {
 		if !e.IsDir() || e.Name() == keep || len(e.Name()) != 64 {
 			continue
@@ -89,17 +102,18 @@ func Prune(dir, keep, name string, age time.Duration) {
 		if running == nil {
 			running = runningExes()
 		}
-		if running[filepath.Join(sub, name)] {
+		if id, ok := idOf(filepath.Join(sub, name)); ok && running[id] {
 			continue
 		}
 		os.RemoveAll(sub)
 	}
 }
 
-// runningExes is the set of files that running processes were executed
-// from (as /proc/<pid>/exe names them).
-func runningExes() map[string]bool {
-	exes := map[string]bool{}
+// runningExes is the set of files (device and inode) that running
+// processes were executed from, as /proc/<pid>/exe leads to them: also
+// through a bind mount, as docker-init runs in a container.
+func runningExes() map[fileID]bool {
+	exes := map[fileID]bool{}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return exes
@@ -108,9 +122,19 @@ func runningExes() map[string]bool {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil {
-			exes[strings.TrimSuffix(exe, " (deleted)")] = true
+		if id, ok := idOf("/proc/" + e.Name() + "/exe"); ok {
+			exes[id] = true
 		}
 	}
 	return exes
+}
+
+type fileID struct{ dev, ino uint64 }
+
+func idOf(path string) (fileID, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), st.Ino}, true
 }

@@ -56,7 +56,7 @@ func TestPrune(t *testing.T) {
 }
 
 // TestPath writes the file once, executable and read-only, and again
-// only when it is missing or differs in size.
+// when it is missing, differs in size or is writable by others.
 func TestPath(t *testing.T) {
 	dir := t.TempDir()
 	sum := strings.Repeat("f", 64)
@@ -72,6 +72,14 @@ func TestPath(t *testing.T) {
 	_, err = Path(dir, "prog", []byte("#!/bin/sh\n"), sum)
 	assert.NilError(t, err)
 	b, err := os.ReadFile(p)
+	assert.NilError(t, err)
+	assert.Equal(t, string(b), "#!/bin/sh\n")
+	// the same size, but writable by others: not trusted, written again
+	assert.NilError(t, os.Chmod(p, 0o777))
+	assert.NilError(t, os.WriteFile(p, []byte("#!/bin/XX\n"), 0o777))
+	_, err = Path(dir, "prog", []byte("#!/bin/sh\n"), sum)
+	assert.NilError(t, err)
+	b, err = os.ReadFile(p)
 	assert.NilError(t, err)
 	assert.Equal(t, string(b), "#!/bin/sh\n")
 	entries, err := os.ReadDir(filepath.Dir(p))

@@ -41,6 +41,11 @@ type Network struct {
 	// stored in a file of its own (saveEndpoint); files of older berths
 	// hold them in the network's file, which loadNetworks moves out.
 	Endpoints map[string]*Endpoint `json:",omitempty"`
+	// EndpointFiles marks a network file written by a berth that keeps
+	// the endpoints in files of their own. An older berth (after a
+	// downgrade) rewrites the file without it, and its endpoints are then
+	// the ones that count.
+	EndpointFiles bool `json:",omitempty"`
 }
 
 // Endpoint is one container's attachment to a network. IP is set while
@@ -92,7 +97,7 @@ func (n *Network) endpointsDir(dir string) string { return filepath.Join(dir, n.
 // save writes n, without its endpoints, atomically.
 func (n *Network) save(dir string) error {
 	c := *n
-	c.Endpoints = nil
+	c.Endpoints, c.EndpointFiles = nil, true
 	return writeJSON(n.path(dir), &c)
 }
 
@@ -113,9 +118,13 @@ func (n *Network) saveEndpoint(dir, cid string) error {
 	return writeJSON(p, ep)
 }
 
-// removeFiles removes n's file and its endpoints'.
+// removeFiles removes n's endpoints' files, then n's (a crash in between
+// leaves a network without endpoints, not endpoints without a network).
 func (n *Network) removeFiles(dir string) error {
-	return errors.Join(os.Remove(n.path(dir)), os.RemoveAll(n.endpointsDir(dir)))
+	if err := os.RemoveAll(n.endpointsDir(dir)); err != nil {
+		return err
+	}
+	return os.Remove(n.path(dir))
 }
 
 // writeJSON writes v to path by temporary file and rename.
@@ -143,6 +152,12 @@ func loadNetworks(dir string) (map[string]*Network, error) {
 			os.Remove(filepath.Join(dir, name)) // a write a crash cut short
 			continue
 		}
+		if id, ok := strings.CutSuffix(name, ".endpoints"); ok && e.IsDir() {
+			if _, err := os.Stat(filepath.Join(dir, id+".json")); errors.Is(err, os.ErrNotExist) {
+				os.RemoveAll(filepath.Join(dir, name)) // its network's removal was cut short
+			}
+			continue
+		}
 		if e.IsDir() || !strings.HasSuffix(name, ".json") {
 			continue
 		}
@@ -162,11 +177,25 @@ func loadNetworks(dir string) (map[string]*Network, error) {
 	return out, nil
 }
 
-// loadEndpoints reads n's endpoint files. Endpoints that an older berth
-// kept in the network's file are written to files of their own first
-// (a file already there is newer), and the network's file without them.
+// loadEndpoints reads n's endpoint files. A network file of an older
+// berth (EndpointFiles unset) holds the endpoints that count: they are
+// written to files of their own, replacing any left from before a
+// downgrade, and the network's file is written again without them.
 func (n *Network) loadEndpoints(dir string) error {
-	embedded := n.Endpoints
+	if !n.EndpointFiles {
+		embedded := n.Endpoints
+		n.Endpoints = map[string]*Endpoint{}
+		if err := os.RemoveAll(n.endpointsDir(dir)); err != nil {
+			return err
+		}
+		for cid, ep := range embedded {
+			n.Endpoints[cid] = ep
+			if err := n.saveEndpoint(dir, cid); err != nil {
+				return err
+			}
+		}
+		return n.save(dir)
+	}
 	n.Endpoints = map[string]*Endpoint{}
 	entries, err := os.ReadDir(n.endpointsDir(dir))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -189,18 +218,7 @@ func (n *Network) loadEndpoints(dir string) error {
 		}
 		n.Endpoints[cid] = &ep
 	}
-	if len(embedded) == 0 {
-		return nil
-	}
-	for cid, ep := range embedded {
-		if n.Endpoints[cid] == nil {
-			n.Endpoints[cid] = ep
-			if err := n.saveEndpoint(dir, cid); err != nil {
-				return err
-			}
-		}
-	}
-	return n.save(dir)
+	return nil
 }
 
 // allocate leases an address of n to ep: its static address if it has

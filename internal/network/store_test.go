@@ -75,8 +75,8 @@ func TestLastAddr(t *testing.T) {
 // TestEndpointFiles keeps each endpoint in a file of its own: adding
 // containers leaves the network's file as it was, and loading joins them
 // again. A network file of an older berth, endpoints inside, is split on
-// load (an endpoint file already there is the newer); a crash's temporary
-// files are dropped.
+// load (its endpoints count, not files left from before a downgrade); a
+// crash's temporary files and a removed network's endpoints are dropped.
 func TestEndpointFiles(t *testing.T) {
 	dir := t.TempDir()
 	n := &Network{ID: "net1", Name: "n", Subnet: netip.MustParsePrefix("10.9.0.0/24"), Gateway: netip.MustParseAddr("10.9.0.1"), Endpoints: map[string]*Endpoint{}}
@@ -111,12 +111,20 @@ func TestEndpointFiles(t *testing.T) {
 	b, err := json.Marshal(old)
 	assert.NilError(t, err)
 	assert.NilError(t, os.WriteFile(old.path(dir), b, 0o600))
-	newer := &Network{ID: "net2", Endpoints: map[string]*Endpoint{"a": {ID: "ea", ContainerID: "a", Name: "renamed"}}}
-	assert.NilError(t, newer.saveEndpoint(dir, "a"))
+	// files left from before a downgrade: the older berth's count
+	stale := &Network{ID: "net2", Endpoints: map[string]*Endpoint{"a": {ID: "ea", ContainerID: "a", Name: "stale"}, "z": {ID: "ez", ContainerID: "z"}}}
+	assert.NilError(t, stale.saveEndpoint(dir, "a"))
+	assert.NilError(t, stale.saveEndpoint(dir, "z"))
+	// and a removed network's endpoints that a crash left
+	orphan := &Network{ID: "net3", Endpoints: map[string]*Endpoint{"q": {ID: "eq", ContainerID: "q"}}}
+	assert.NilError(t, orphan.saveEndpoint(dir, "q"))
 	nets, err = loadNetworks(dir)
 	assert.NilError(t, err)
 	assert.Check(t, is.Len(nets["net2"].Endpoints, 2))
-	assert.Check(t, is.Equal(nets["net2"].Endpoints["a"].Name, "renamed"))
+	assert.Check(t, is.Equal(nets["net2"].Endpoints["a"].Name, "first"))
+	assert.Check(t, nets["net2"].Endpoints["z"] == nil)
+	_, err = os.Stat(orphan.endpointsDir(dir))
+	assert.Check(t, os.IsNotExist(err))
 	b, err = os.ReadFile(old.path(dir))
 	assert.NilError(t, err)
 	assert.Check(t, !strings.Contains(string(b), "Endpoints"), "%s", b)

@@ -41,6 +41,10 @@ func TestCLIClient(t *testing.T) {
 	assert.Check(t, cerrdefs.IsNotFound(err), "%v", err)
 	assert.Check(t, is.Equal(err.Error(), merr.Error()))
 	assert.Check(t, is.Equal(c.ClientVersion(), mc.ClientVersion()))
+	_, err = c.ContainerStart(ctx, " ", cliclient.ContainerStartOptions{})
+	_, merr = mc.ContainerStart(ctx, " ", client.ContainerStartOptions{})
+	assert.Check(t, cerrdefs.IsInvalidArgument(err), "%v", err)
+	assert.Check(t, is.Equal(err.Error(), merr.Error()))
 
 	cfg := &containertypes.Config{Image: "busybox", Cmd: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}}
 	cr, err := c.ContainerCreate(ctx, cliclient.ContainerCreateOptions{Config: cfg, Name: "cliclient",

@@ -58,8 +58,7 @@ type Client struct {
 	mu         sync.Mutex
 	version    string // pinned, or negotiated
 	negotiate  bool
-	once       sync.Once
-	negotiated chan struct{} // closed once the version is negotiated
+	negotiated chan struct{} // closed once the version is negotiated; nil before, or after a failed ping
 }
 
 // Opt configures a Client.
@@ -153,45 +152,59 @@ func (c *Client) ClientVersion() string {
 }
 
 // Negotiate starts the version negotiation in the background, when the
-// client was asked to negotiate: a caller that will send a request soon
-// overlaps the round trip with its own work (parsing the command line,
-// encoding the request).
+// client was asked to negotiate and has not yet: a caller that will send
+// a request soon overlaps the round trip with its own work (parsing the
+// command line, encoding the request). A ping that fails is tried again
+// at the next request.
 func (c *Client) Negotiate() {
 	if !c.negotiate {
 		return
 	}
-	c.once.Do(func() {
-		c.negotiated = make(chan struct{})
-		go func() {
-			defer close(c.negotiated)
-			v := ""
-			if resp, err := c.do(context.Background(), http.MethodHead, "/_ping", nil, nil); err == nil {
-				v = resp.Header.Get("Api-Version")
-				resp.Body.Close()
-			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.version = MaxAPIVersion
-			if v != "" && httputils.CompareVersions(v, MaxAPIVersion) < 0 {
-				c.version = v
-			}
-		}()
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.negotiated != nil {
+		return // under way, or done
+	}
+	done := make(chan struct{})
+	c.negotiated = done
+	go func() {
+		defer close(done)
+		resp, err := c.do(context.Background(), http.MethodHead, "/_ping", nil, nil)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.version = MaxAPIVersion
+		if err != nil {
+			c.negotiated = nil
+			return
+		}
+		resp.Body.Close()
+		if v := resp.Header.Get("Api-Version"); v != "" && httputils.CompareVersions(v, MaxAPIVersion) < 0 {
+			c.version = v
+		}
+	}()
 }
 
 // apiVersion is the version to use, negotiated first when asked to. A
-// daemon that cannot be reached leaves MaxAPIVersion: the request itself
-// then reports the connection error.
+// daemon that cannot be reached leaves MaxAPIVersion for this request,
+// which then reports the connection error.
 func (c *Client) apiVersion(ctx context.Context) string {
 	if c.negotiate {
 		c.Negotiate()
-		select {
-		case <-c.negotiated:
-		case <-ctx.Done():
+		c.mu.Lock()
+		done := c.negotiated
+		c.mu.Unlock()
+		if done != nil {
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.version == "" {
+		return MaxAPIVersion
+	}
 	return c.version
 }
 
@@ -427,23 +440,33 @@ func (c *Client) hijack(ctx context.Context, p string, query url.Values, v any) 
 		tc.SetKeepAlive(true)
 		tc.SetKeepAlivePeriod(30 * time.Second)
 	}
-	if err := req.Write(conn); err != nil {
+	// The handshake ends with the context: closing the connection
+	// interrupts the write or read in progress.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	fail := func(err error) (HijackedResponse, error) {
 		conn.Close()
-		return HijackedResponse{}, c.connectError(err)
+		if !stop() {
+			return HijackedResponse{}, ctx.Err()
+		}
+		return HijackedResponse{}, err
+	}
+	if err := req.Write(conn); err != nil {
+		return fail(c.connectError(err))
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		conn.Close()
-		return HijackedResponse{}, fmt.Errorf("error during connect: %w", err)
+		return fail(fmt.Errorf("error during connect: %w", err))
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusSwitchingProtocols {
 		err := responseError(resp)
 		if err == nil {
 			err = fmt.Errorf("unable to upgrade to tcp, received %d", resp.StatusCode)
 		}
-		conn.Close()
-		return HijackedResponse{}, err
+		return fail(err)
+	}
+	if !stop() {
+		return fail(ctx.Err())
 	}
 	return HijackedResponse{Conn: conn, Reader: br, mediaType: resp.Header.Get("Content-Type")}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -88,10 +89,10 @@ type ContainerInspectResult struct {
 
 // ContainerInspect returns a container's details.
 func (c *Client) ContainerInspect(ctx context.Context, id string, o ContainerInspectOptions) (ContainerInspectResult, error) {
-	var r ContainerInspectResult
-	if id == "" {
-		return r, notFound("container", id)
+	if err := emptyID("container", id); err != nil {
+		return ContainerInspectResult{}, err
 	}
+	var r ContainerInspectResult
 	raw, err := c.callRaw(ctx, http.MethodGet, "/containers/"+id+"/json", query("size", flag(o.Size)), &r.Container)
 	r.Raw = raw
 	return r, err
@@ -135,6 +136,9 @@ type ContainerStartResult struct{}
 
 // ContainerStart starts a container.
 func (c *Client) ContainerStart(ctx context.Context, id string, _ ContainerStartOptions) (ContainerStartResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerStartResult{}, err
+	}
 	return ContainerStartResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/start", nil, nil, nil)
 }
 
@@ -150,6 +154,9 @@ type ContainerStopResult struct{}
 
 // ContainerStop stops a container.
 func (c *Client) ContainerStop(ctx context.Context, id string, o ContainerStopOptions) (ContainerStopResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerStopResult{}, err
+	}
 	return ContainerStopResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/stop", stopQuery(o.Signal, o.Timeout), nil, nil)
 }
 
@@ -173,6 +180,9 @@ type ContainerRestartResult struct{}
 
 // ContainerRestart restarts a container.
 func (c *Client) ContainerRestart(ctx context.Context, id string, o ContainerRestartOptions) (ContainerRestartResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerRestartResult{}, err
+	}
 	return ContainerRestartResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/restart", stopQuery(o.Signal, o.Timeout), nil, nil)
 }
 
@@ -184,6 +194,9 @@ type ContainerKillResult struct{}
 
 // ContainerKill signals a container.
 func (c *Client) ContainerKill(ctx context.Context, id string, o ContainerKillOptions) (ContainerKillResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerKillResult{}, err
+	}
 	return ContainerKillResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/kill", query("signal", o.Signal), nil, nil)
 }
 
@@ -195,6 +208,9 @@ type ContainerPauseResult struct{}
 
 // ContainerPause freezes a container.
 func (c *Client) ContainerPause(ctx context.Context, id string, _ ContainerPauseOptions) (ContainerPauseResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerPauseResult{}, err
+	}
 	return ContainerPauseResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/pause", nil, nil, nil)
 }
 
@@ -206,6 +222,9 @@ type ContainerUnpauseResult struct{}
 
 // ContainerUnpause thaws a container.
 func (c *Client) ContainerUnpause(ctx context.Context, id string, _ ContainerUnpauseOptions) (ContainerUnpauseResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerUnpauseResult{}, err
+	}
 	return ContainerUnpauseResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/unpause", nil, nil, nil)
 }
 
@@ -221,6 +240,9 @@ type ContainerRemoveResult struct{}
 
 // ContainerRemove removes a container.
 func (c *Client) ContainerRemove(ctx context.Context, id string, o ContainerRemoveOptions) (ContainerRemoveResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerRemoveResult{}, err
+	}
 	q := query("v", flag(o.RemoveVolumes), "link", flag(o.RemoveLinks), "force", flag(o.Force))
 	return ContainerRemoveResult{}, c.call(ctx, http.MethodDelete, "/containers/"+id, q, nil, nil)
 }
@@ -233,6 +255,9 @@ type ContainerRenameResult struct{}
 
 // ContainerRename renames a container.
 func (c *Client) ContainerRename(ctx context.Context, id string, o ContainerRenameOptions) (ContainerRenameResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerRenameResult{}, err
+	}
 	return ContainerRenameResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/rename", url.Values{"name": {o.NewName}}, nil, nil)
 }
 
@@ -244,6 +269,9 @@ type ContainerResizeResult struct{}
 
 // ContainerResize resizes a container's terminal.
 func (c *Client) ContainerResize(ctx context.Context, id string, o ContainerResizeOptions) (ContainerResizeResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerResizeResult{}, err
+	}
 	return ContainerResizeResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/resize", sizeQuery(o.Height, o.Width), nil, nil)
 }
 
@@ -262,6 +290,9 @@ type ContainerUpdateResult struct{ Warnings []string }
 
 // ContainerUpdate changes a container's resources.
 func (c *Client) ContainerUpdate(ctx context.Context, id string, o ContainerUpdateOptions) (ContainerUpdateResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerUpdateResult{}, err
+	}
 	var u container.UpdateConfig
 	if o.Resources != nil {
 		u.Resources = *o.Resources
@@ -285,6 +316,9 @@ type ContainerTopResult struct {
 
 // ContainerTop lists a container's processes.
 func (c *Client) ContainerTop(ctx context.Context, id string, o ContainerTopOptions) (ContainerTopResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerTopResult{}, err
+	}
 	q := url.Values{}
 	if len(o.Arguments) > 0 {
 		q.Set("ps_args", strings.Join(o.Arguments, " "))
@@ -302,6 +336,9 @@ type ContainerDiffResult struct{ Changes []container.FilesystemChange }
 
 // ContainerDiff lists a container's file system changes.
 func (c *Client) ContainerDiff(ctx context.Context, id string, _ ContainerDiffOptions) (ContainerDiffResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerDiffResult{}, err
+	}
 	var r ContainerDiffResult
 	err := c.call(ctx, http.MethodGet, "/containers/"+id+"/changes", nil, nil, &r.Changes)
 	return r, err
@@ -315,6 +352,9 @@ type ContainerExportResult = io.ReadCloser
 
 // ContainerExport streams a container's file system as a tar archive.
 func (c *Client) ContainerExport(ctx context.Context, id string, _ ContainerExportOptions) (ContainerExportResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return nil, err
+	}
 	return c.stream(ctx, http.MethodGet, "/containers/"+id+"/export", nil, nil, nil)
 }
 
@@ -337,6 +377,9 @@ type ContainerLogsResult = io.ReadCloser
 // ContainerLogs streams a container's logs. Since and Until may be a
 // time, a Unix time or a duration before now.
 func (c *Client) ContainerLogs(ctx context.Context, id string, o ContainerLogsOptions) (ContainerLogsResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return nil, err
+	}
 	q := query("stdout", flag(o.ShowStdout), "stderr", flag(o.ShowStderr), "timestamps", flag(o.Timestamps),
 		"details", flag(o.Details), "follow", flag(o.Follow), "tail", o.Tail)
 	if err := setTimes(q, o.Since, o.Until); err != nil {
@@ -360,6 +403,10 @@ type ContainerWaitResult struct {
 func (c *Client) ContainerWait(ctx context.Context, id string, o ContainerWaitOptions) ContainerWaitResult {
 	results := make(chan container.WaitResponse, 1)
 	errs := make(chan error, 1)
+	if err := emptyID("container", id); err != nil {
+		errs <- err
+		return ContainerWaitResult{Result: results, Error: errs}
+	}
 	resp, err := c.send(ctx, http.MethodPost, "/containers/"+id+"/wait", query("condition", string(o.Condition)), nil, nil)
 	if err != nil {
 		errs <- err
@@ -392,6 +439,9 @@ type ContainerAttachResult struct{ HijackedResponse }
 
 // ContainerAttach attaches to a container's streams.
 func (c *Client) ContainerAttach(ctx context.Context, id string, o ContainerAttachOptions) (ContainerAttachResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerAttachResult{}, err
+	}
 	q := query("stream", flag(o.Stream), "stdin", flag(o.Stdin), "stdout", flag(o.Stdout), "stderr", flag(o.Stderr),
 		"detachKeys", o.DetachKeys, "logs", flag(o.Logs))
 	h, err := c.hijack(ctx, "/containers/"+id+"/attach", q, nil)
@@ -409,6 +459,9 @@ type ContainerStatsResult struct{ Body io.ReadCloser }
 
 // ContainerStats streams a container's resource usage.
 func (c *Client) ContainerStats(ctx context.Context, id string, o ContainerStatsOptions) (ContainerStatsResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerStatsResult{}, err
+	}
 	q := url.Values{"stream": {strconv.FormatBool(o.Stream)}}
 	if !o.Stream && !o.IncludePreviousSample {
 		q.Set("one-shot", "true")
@@ -432,6 +485,9 @@ type ContainerCommitResult struct{ ID string }
 
 // ContainerCommit makes an image of a container's changes.
 func (c *Client) ContainerCommit(ctx context.Context, id string, o ContainerCommitOptions) (ContainerCommitResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerCommitResult{}, err
+	}
 	q := query("container", id, "comment", o.Comment, "author", o.Author)
 	if o.Reference != "" {
 		repo, tag, err := repoTag(o.Reference)
@@ -475,6 +531,9 @@ type ContainerStatPathResult struct{ Stat container.PathStat }
 
 // ContainerStatPath describes a path in a container.
 func (c *Client) ContainerStatPath(ctx context.Context, id string, o ContainerStatPathOptions) (ContainerStatPathResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return ContainerStatPathResult{}, err
+	}
 	resp, err := c.send(ctx, http.MethodHead, "/containers/"+id+"/archive", url.Values{"path": {o.Path}}, nil, nil)
 	if err != nil {
 		return ContainerStatPathResult{}, err
@@ -508,6 +567,9 @@ type CopyFromContainerResult struct {
 
 // CopyFromContainer streams a path of a container as a tar archive.
 func (c *Client) CopyFromContainer(ctx context.Context, id string, o CopyFromContainerOptions) (CopyFromContainerResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return CopyFromContainerResult{}, err
+	}
 	resp, err := c.send(ctx, http.MethodGet, "/containers/"+id+"/archive", url.Values{"path": {o.SourcePath}}, nil, nil)
 	if err != nil {
 		return CopyFromContainerResult{}, err
@@ -533,6 +595,9 @@ type CopyToContainerResult struct{}
 
 // CopyToContainer extracts a tar archive into a container.
 func (c *Client) CopyToContainer(ctx context.Context, id string, o CopyToContainerOptions) (CopyToContainerResult, error) {
+	if err := emptyID("container", id); err != nil {
+		return CopyToContainerResult{}, err
+	}
 	q := url.Values{"path": {o.DestinationPath}}
 	if !o.AllowOverwriteDirWithFile {
 		q.Set("noOverwriteDirNonDir", "true")
@@ -548,10 +613,11 @@ func (c *Client) CopyToContainer(ctx context.Context, id string, o CopyToContain
 	return CopyToContainerResult{}, nil
 }
 
-// notFound is the moby client's error for an empty reference.
-type notFoundError struct{ object, id string }
-
-func (e notFoundError) Error() string { return fmt.Sprintf("Error: No such %s: %s", e.object, e.id) }
-func (e notFoundError) NotFound()     {}
-
-func notFound(object, id string) error { return notFoundError{object, id} }
+// emptyID is the moby client's error for an empty name or ID (an invalid
+// argument), which would otherwise make another API path.
+func emptyID(kind, id string) error {
+	if strings.TrimSpace(id) != "" {
+		return nil
+	}
+	return errdefs.ErrInvalidArgument.WithMessage("invalid " + kind + " name or ID: value is empty")
+}

@@ -46,6 +46,9 @@ type ExecCreateResult struct{ ID string }
 
 // ExecCreate prepares a process to run in a container.
 func (c *Client) ExecCreate(ctx context.Context, id string, o ExecCreateOptions) (ExecCreateResult, error) {
+	if err := emptyID("exec", id); err != nil {
+		return ExecCreateResult{}, err
+	}
 	size, err := consoleSize(o.TTY, o.ConsoleSize)
 	if err != nil {
 		return ExecCreateResult{}, err
@@ -72,6 +75,9 @@ type ExecStartResult struct{}
 
 // ExecStart starts an exec without attaching to it.
 func (c *Client) ExecStart(ctx context.Context, id string, o ExecStartOptions) (ExecStartResult, error) {
+	if err := emptyID("exec", id); err != nil {
+		return ExecStartResult{}, err
+	}
 	size, err := consoleSize(o.TTY, o.ConsoleSize)
 	if err != nil {
 		return ExecStartResult{}, err
@@ -91,6 +97,9 @@ type ExecAttachResult struct{ HijackedResponse }
 
 // ExecAttach starts an exec and attaches to its streams.
 func (c *Client) ExecAttach(ctx context.Context, id string, o ExecAttachOptions) (ExecAttachResult, error) {
+	if err := emptyID("exec", id); err != nil {
+		return ExecAttachResult{}, err
+	}
 	size, err := consoleSize(o.TTY, o.ConsoleSize)
 	if err != nil {
 		return ExecAttachResult{}, err
@@ -113,6 +122,9 @@ type ExecInspectResult struct {
 
 // ExecInspect returns an exec's state.
 func (c *Client) ExecInspect(ctx context.Context, id string, _ ExecInspectOptions) (ExecInspectResult, error) {
+	if err := emptyID("exec", id); err != nil {
+		return ExecInspectResult{}, err
+	}
 	var r container.ExecInspectResponse
 	if err := c.call(ctx, http.MethodGet, "/exec/"+id+"/json", nil, nil, &r); err != nil {
 		return ExecInspectResult{}, err
@@ -132,5 +144,8 @@ type ExecResizeResult struct{}
 
 // ExecResize resizes an exec's terminal.
 func (c *Client) ExecResize(ctx context.Context, id string, o ExecResizeOptions) (ExecResizeResult, error) {
+	if err := emptyID("exec", id); err != nil {
+		return ExecResizeResult{}, err
+	}
 	return ExecResizeResult{}, c.call(ctx, http.MethodPost, "/exec/"+id+"/resize", sizeQuery(o.Height, o.Width), nil, nil)
 }

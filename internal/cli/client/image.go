@@ -154,6 +154,9 @@ type ImageHistoryResult struct{ Items []image.HistoryResponseItem }
 
 // ImageHistory returns an image's history.
 func (c *Client) ImageHistory(ctx context.Context, ref string, _ ...ImageHistoryOption) (ImageHistoryResult, error) {
+	if err := emptyID("image", ref); err != nil {
+		return ImageHistoryResult{}, err
+	}
 	var r ImageHistoryResult
 	err := c.call(ctx, http.MethodGet, "/images/"+ref+"/history", nil, nil, &r.Items)
 	return r, err
@@ -210,14 +213,14 @@ type ImageInspectResult struct{ image.InspectResponse }
 
 // ImageInspect returns an image's details.
 func (c *Client) ImageInspect(ctx context.Context, ref string, opts ...ImageInspectOption) (ImageInspectResult, error) {
+	if err := emptyID("image", ref); err != nil {
+		return ImageInspectResult{}, err
+	}
 	var o imageInspectOptions
 	for _, f := range opts {
 		f(&o)
 	}
 	var r ImageInspectResult
-	if ref == "" {
-		return r, notFound("image", ref)
-	}
 	raw, err := c.callRaw(ctx, http.MethodGet, "/images/"+ref+"/json", nil, &r.InspectResponse)
 	if o.raw != nil {
 		o.raw.Write(raw)
@@ -379,6 +382,9 @@ type ImageRemoveResult struct{ Items []image.DeleteResponse }
 
 // ImageRemove removes an image (or a tag of it).
 func (c *Client) ImageRemove(ctx context.Context, ref string, o ImageRemoveOptions) (ImageRemoveResult, error) {
+	if err := emptyID("image", ref); err != nil {
+		return ImageRemoveResult{}, err
+	}
 	q := query("force", flag(o.Force))
 	if !o.PruneChildren {
 		q.Set("noprune", "1")

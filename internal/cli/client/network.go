@@ -37,6 +37,9 @@ type NetworkCreateResult struct {
 
 // NetworkCreate creates a network.
 func (c *Client) NetworkCreate(ctx context.Context, name string, o NetworkCreateOptions) (NetworkCreateResult, error) {
+	if err := emptyID("network", name); err != nil {
+		return NetworkCreateResult{}, err
+	}
 	req := network.CreateRequest{
 		Name: name, Driver: o.Driver, Scope: o.Scope, EnableIPv4: o.EnableIPv4, EnableIPv6: o.EnableIPv6,
 		IPAM: o.IPAM, Internal: o.Internal, Attachable: o.Attachable, Ingress: o.Ingress,
@@ -67,10 +70,10 @@ type NetworkInspectResult struct {
 
 // NetworkInspect returns a network's details.
 func (c *Client) NetworkInspect(ctx context.Context, id string, _ NetworkInspectOptions) (NetworkInspectResult, error) {
-	var r NetworkInspectResult
-	if id == "" {
-		return r, notFound("network", id)
+	if err := emptyID("network", id); err != nil {
+		return NetworkInspectResult{}, err
 	}
+	var r NetworkInspectResult
 	raw, err := c.callRaw(ctx, http.MethodGet, "/networks/"+id, nil, &r.Network)
 	r.Raw = raw
 	return r, err
@@ -99,6 +102,9 @@ type NetworkRemoveResult struct{}
 
 // NetworkRemove removes a network.
 func (c *Client) NetworkRemove(ctx context.Context, id string, _ NetworkRemoveOptions) (NetworkRemoveResult, error) {
+	if err := emptyID("network", id); err != nil {
+		return NetworkRemoveResult{}, err
+	}
 	return NetworkRemoveResult{}, c.call(ctx, http.MethodDelete, "/networks/"+id, nil, nil, nil)
 }
 
@@ -113,6 +119,9 @@ type NetworkConnectResult struct{}
 
 // NetworkConnect connects a container to a network.
 func (c *Client) NetworkConnect(ctx context.Context, id string, o NetworkConnectOptions) (NetworkConnectResult, error) {
+	if err := emptyID("network", id); err != nil {
+		return NetworkConnectResult{}, err
+	}
 	req := network.ConnectRequest{Container: o.Container, EndpointConfig: o.EndpointConfig}
 	return NetworkConnectResult{}, c.call(ctx, http.MethodPost, "/networks/"+id+"/connect", nil, req, nil)
 }
@@ -128,6 +137,9 @@ type NetworkDisconnectResult struct{}
 
 // NetworkDisconnect disconnects a container from a network.
 func (c *Client) NetworkDisconnect(ctx context.Context, id string, o NetworkDisconnectOptions) (NetworkDisconnectResult, error) {
+	if err := emptyID("network", id); err != nil {
+		return NetworkDisconnectResult{}, err
+	}
 	req := network.DisconnectRequest{Container: o.Container, Force: o.Force}
 	return NetworkDisconnectResult{}, c.call(ctx, http.MethodPost, "/networks/"+id+"/disconnect", nil, req, nil)
 }
@@ -177,10 +189,10 @@ type VolumeInspectResult struct {
 
 // VolumeInspect returns a volume's details.
 func (c *Client) VolumeInspect(ctx context.Context, name string, _ VolumeInspectOptions) (VolumeInspectResult, error) {
-	var r VolumeInspectResult
-	if name == "" {
-		return r, notFound("volume", name)
+	if err := emptyID("volume", name); err != nil {
+		return VolumeInspectResult{}, err
 	}
+	var r VolumeInspectResult
 	raw, err := c.callRaw(ctx, http.MethodGet, "/volumes/"+name, nil, &r.Volume)
 	r.Raw = raw
 	return r, err
@@ -212,6 +224,9 @@ type VolumeRemoveResult struct{}
 
 // VolumeRemove removes a volume.
 func (c *Client) VolumeRemove(ctx context.Context, name string, o VolumeRemoveOptions) (VolumeRemoveResult, error) {
+	if err := emptyID("volume", name); err != nil {
+		return VolumeRemoveResult{}, err
+	}
 	return VolumeRemoveResult{}, c.call(ctx, http.MethodDelete, "/volumes/"+name, query("force", flag(o.Force)), nil, nil)
 }
 
