@@ -35,16 +35,25 @@ var engineBinary []byte
 //go:embed berth-engine.sha256
 var engineSum string
 
-// engineCacheDir holds the engine's binary, one directory per build
-// (named by its SHA-256). The C constructor looks for it there too.
-const engineCacheDir = "/run/berth/engine"
+// engineCacheDirs may hold the engine's binary, one directory per build
+// (named by its SHA-256): /run, which is memory on most hosts, unless it
+// is mounted noexec (as Ubuntu mounts it), then /var/lib. The C
+// constructor looks in both, in this order.
+var engineCacheDirs = []string{"/run/berth/engine", "/var/lib/berth/engine"}
 
 // runEngine executes the engine's binary with args. The C constructor
-// has done so already when the file was there; this writes it first.
+// has done so already when the file was there; this writes it first, in
+// the first directory where it can be executed.
 func runEngine(args []string) int {
-	p, err := embedexe.Path(engineCacheDir, "berth", engineBinary, strings.Fields(engineSum)[0])
-	if err == nil {
-		err = syscall.Exec(p, args, os.Environ())
+	err := fmt.Errorf("no directory of %v allows executing files", engineCacheDirs)
+	for _, dir := range engineCacheDirs {
+		if embedexe.NoExec(dir) {
+			continue
+		}
+		var p string
+		if p, err = embedexe.Path(dir, "berth", engineBinary, strings.Fields(engineSum)[0]); err == nil {
+			err = syscall.Exec(p, args, os.Environ())
+		}
 	}
 	fmt.Fprintf(os.Stderr, "berth: run the engine: %v\n", err)
 	return 1

@@ -8,7 +8,8 @@
 //   - the runtime's (internal/runtime/initexe: containers' init and the
 //     runc-compatible command line), in /run/berth/init/<sha256>/berth-init;
 //   - the engine's (internal/engineexe: the daemon, its monitor, docker-init
-//     and the runtime), in /run/berth/engine/<sha256>/berth, carried by the
+//     and the runtime), in /run/berth/engine/<sha256>/berth (or under
+//     /var/lib/berth/engine where /run is mounted noexec), carried by the
 //     berth that users run, whose Go code is then only the CLI.
 //
 // berth's C constructor (internal/runtime/nsenter) executes these files
@@ -64,6 +65,26 @@ func Path(dir, name string, data []byte, sum string) (string, error) {
 	Prune(dir, sum, name, StaleAge)
 	return p, nil
 }
+
+// NoExec reports whether files under dir cannot be executed: the nearest
+// directory of it that exists is on a file system mounted noexec.
+func NoExec(dir string) bool {
+	for {
+		var st syscall.Statfs_t
+		err := syscall.Statfs(dir, &st)
+		if err == nil {
+			return st.Flags&stNoExec != 0
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
+}
+
+// stNoExec is ST_NOEXEC of statfs(2)'s f_flags.
+const stNoExec = 0x8
 
 // ours reports whether path is what Path writes, as the C constructor
 // checks it before executing it: a regular file (not a link) of size

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,4 +86,18 @@ func TestPath(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Dir(p))
 	assert.NilError(t, err)
 	assert.Equal(t, len(entries), 1, "no temporary file is left")
+}
+
+// TestNoExec looks at the nearest existing directory's mount: a tmpfs
+// mounted noexec, or not.
+func TestNoExec(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	assert.Check(t, !NoExec(filepath.Join(dir, "not", "yet")))
+	assert.NilError(t, syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOEXEC, ""))
+	defer syscall.Unmount(dir, syscall.MNT_DETACH)
+	assert.Check(t, NoExec(filepath.Join(dir, "not", "yet")))
+	assert.Check(t, NoExec(dir))
 }

@@ -387,7 +387,8 @@ extern const long berth_runtime_size __attribute__((weak));
  * (internal/engineexe: the daemon, its monitor, docker-init and the
  * runtime) embedded in the berth that `make build` makes, whose Go code is
  * only the CLI (cmd/berth/engine_exec.go); it writes the binary to
- * /run/berth/engine/<sum>/berth. The engine's binary itself does not
+ * /run/berth/engine/<sum>/berth, or under /var/lib/berth/engine when /run
+ * is mounted noexec. The engine's binary itself does not
  * define them.
  */
 extern const char berth_engine_sum[] __attribute__((weak));
@@ -449,10 +450,14 @@ static void reexec(int argc, char **argv, char **envp)
 	}
 	if (!other || !&berth_engine_size || !&berth_engine_sum)
 		return;
-	if (snprintf(path, sizeof(path), "/run/berth/engine/%s/berth", berth_engine_sum) >= (int)sizeof(path) ||
-	    !runnable(path, berth_engine_size))
-		return;
-	execve(path, argv, envp);
+	/* /run first; /var/lib where /run is mounted noexec (the Go side
+	 * writes the file where it can be executed: engine_exec.go). */
+	for (int i = 0; i < 2; i++) {
+		const char *dir = i ? "/var/lib/berth/engine" : "/run/berth/engine";
+		if (snprintf(path, sizeof(path), "%s/%s/berth", dir, berth_engine_sum) < (int)sizeof(path) &&
+		    runnable(path, berth_engine_size))
+			execve(path, argv, envp);
+	}
 	/* Still here: the Go side does the work. */
 }
 
