@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,6 +21,16 @@ import (
 // it.
 func TestEngineWhereRunIsNoexec(t *testing.T) {
 	testutil.RequiresRoot(t)
+	// the engine binaries this test writes go with it
+	before, _ := filepath.Glob("/var/lib/berth/engine/*")
+	t.Cleanup(func() {
+		after, _ := filepath.Glob("/var/lib/berth/engine/*")
+		for _, d := range after {
+			if !slices.Contains(before, d) {
+				os.RemoveAll(d)
+			}
+		}
+	})
 	runc := filepath.Join(t.TempDir(), "berth-runc")
 	if err := os.Symlink(berthBin, runc); err != nil {
 		t.Fatal(err)
