@@ -32,11 +32,11 @@ INIT = internal/engineexe/berth-init
 ENGINE = cmd/berth/berth-engine
 build:
 	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS) -o $(INIT) ./internal/runtime/initexe
-	sha256sum $(INIT) > $(INIT).sha256
+	cd $(dir $(INIT)) && sha256sum berth-init > berth-init.sha256
 	printf 'const char berth_runtime_sum[] = "%s";\nconst long berth_runtime_size = %s;\n' \
 		$$(cut -d' ' -f1 $(INIT).sha256) $$(stat -c %s $(INIT)) > $(INIT).h
 	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS),berth_initbin -o $(ENGINE) ./internal/engineexe
-	sha256sum $(ENGINE) > $(ENGINE).sha256
+	cd $(dir $(ENGINE)) && sha256sum berth-engine > berth-engine.sha256
 	{ cat $(INIT).h; printf 'const char berth_engine_sum[] = "%s";\nconst long berth_engine_size = %s;\n' \
 		$$(cut -d' ' -f1 $(ENGINE).sha256) $$(stat -c %s $(ENGINE)); } > $(ENGINE).h
 	CC=$(CGO_CC) CGO_ENABLED=1 $(GO) build $(BUILDFLAGS) -tags $(TAGS),berth_engine -o bin/berth ./cmd/berth

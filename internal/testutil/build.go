@@ -15,10 +15,12 @@ import (
 // removes it. pkg is the path of cmd/berth relative to the test's
 // directory, such as "../../cmd/berth".
 //
-// It is built as `make build` builds it: static, so that it also runs
-// inside containers (the daemon bind-mounts the engine there for --init),
-// the runtime's binary embedded in the engine's, and the engine's in berth
-// (see the Makefile).
+// It is built as `make build` builds it, with the same flags (so the same
+// bytes: the embedded binaries written to /run/berth are shared, not one
+// more of each per test build): static, so that it also runs inside
+// containers (the daemon bind-mounts the engine there for --init), the
+// runtime's binary embedded in the engine's, and the engine's in berth (see
+// the Makefile).
 func BuildBerth(pkg string) (bin string, remove func(), err error) {
 	dir, err := os.MkdirTemp("", "berth-test-bin-")
 	if err != nil {
@@ -55,7 +57,7 @@ func BuildBerth(pkg string) (bin string, remove func(), err error) {
 }
 
 func goBuild(out, pkg, tags string) *exec.Cmd {
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags", "-extldflags -static", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-ldflags", "-s -w -extldflags -static", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if cc, err := exec.LookPath("musl-gcc"); err == nil {
 		cmd.Env = append(cmd.Env, "CC="+cc) // as the Makefile does
