@@ -116,6 +116,18 @@ func TestCLIClient(t *testing.T) {
 	_, err = c.ContainerRemove(ctx, run.ID, cliclient.ContainerRemoveOptions{Force: true})
 	assert.NilError(t, err)
 
+	// Prune: the exited container, an unused named volume (with All).
+	_, err = c.VolumeCreate(ctx, cliclient.VolumeCreateOptions{Name: "cliclient-vol"})
+	assert.NilError(t, err)
+	cp, err := c.ContainerPrune(ctx, cliclient.ContainerPruneOptions{Filters: cliclient.Filters{}.Add("label", "nothing=here")})
+	assert.NilError(t, err)
+	assert.Check(t, is.Len(cp.Report.ContainersDeleted, 0))
+	vp, err := c.VolumePrune(ctx, cliclient.VolumePruneOptions{All: true})
+	assert.NilError(t, err)
+	assert.Check(t, is.DeepEqual(vp.Report.VolumesDeleted, []string{"cliclient-vol"}))
+	_, err = c.NetworkPrune(ctx, cliclient.NetworkPruneOptions{})
+	assert.NilError(t, err)
+
 	// Events up to now replay this test's.
 	ev := c.Events(ctx, cliclient.EventsListOptions{Since: "10m", Until: "-2s", // until a moment from now
 		Filters: cliclient.Filters{}.Add("container", cr.ID).Add("event", "start")})
@@ -141,6 +153,9 @@ func TestCLIClient(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Check(t, is.Len(l.Items, 1))
 	assert.Check(t, is.Equal(pinned.ClientVersion(), "1.44"))
+	cp, err = c.ContainerPrune(ctx, cliclient.ContainerPruneOptions{})
+	assert.NilError(t, err)
+	assert.Check(t, is.DeepEqual(cp.Report.ContainersDeleted, []string{cr.ID}))
 
 	// No daemon at the address.
 	gone, err := cliclient.New(cliclient.WithHost("unix://"+filepath.Join(t.TempDir(), "none.sock")), cliclient.WithAPIVersionNegotiation())

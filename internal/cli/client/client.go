@@ -506,6 +506,18 @@ func (f Filters) set(q url.Values) {
 	}
 }
 
+// prune posts to a prune endpoint with q (may be nil) and filters, and
+// decodes its report.
+func prune[R any](ctx context.Context, c *Client, path string, q url.Values, f Filters) (R, error) {
+	if q == nil {
+		q = url.Values{}
+	}
+	f.set(q)
+	var r R
+	err := c.call(ctx, http.MethodPost, path, q, nil, &r)
+	return r, err
+}
+
 // query builds url.Values from key, value pairs, leaving out empty values.
 func query(kv ...string) url.Values {
 	q := url.Values{}

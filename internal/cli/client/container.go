@@ -516,11 +516,8 @@ type ContainerPruneResult struct{ Report container.PruneReport }
 
 // ContainerPrune removes stopped containers.
 func (c *Client) ContainerPrune(ctx context.Context, o ContainerPruneOptions) (ContainerPruneResult, error) {
-	q := url.Values{}
-	o.Filters.set(q)
-	var r ContainerPruneResult
-	err := c.call(ctx, http.MethodPost, "/containers/prune", q, nil, &r.Report)
-	return r, err
+	r, err := prune[container.PruneReport](ctx, c, "/containers/prune", nil, o.Filters)
+	return ContainerPruneResult{Report: r}, err
 }
 
 // ContainerStatPathOptions is the path to look at.

@@ -139,11 +139,8 @@ type BuildCachePruneResult struct{ Report build.CachePruneReport }
 
 // BuildCachePrune removes build cache.
 func (c *Client) BuildCachePrune(ctx context.Context, o BuildCachePruneOptions) (BuildCachePruneResult, error) {
-	q := query("all", flag(o.All))
-	o.Filters.set(q)
-	var r BuildCachePruneResult
-	err := c.call(ctx, http.MethodPost, "/build/prune", q, nil, &r.Report)
-	return r, err
+	r, err := prune[build.CachePruneReport](ctx, c, "/build/prune", query("all", flag(o.All)), o.Filters)
+	return BuildCachePruneResult{Report: r}, err
 }
 
 // ImageHistoryOption has nothing to set: platforms are not supported.
@@ -291,11 +288,8 @@ type ImagePruneResult struct{ Report image.PruneReport }
 
 // ImagePrune removes unused images.
 func (c *Client) ImagePrune(ctx context.Context, o ImagePruneOptions) (ImagePruneResult, error) {
-	q := url.Values{}
-	o.Filters.set(q)
-	var r ImagePruneResult
-	err := c.call(ctx, http.MethodPost, "/images/prune", q, nil, &r.Report)
-	return r, err
+	r, err := prune[image.PruneReport](ctx, c, "/images/prune", nil, o.Filters)
+	return ImagePruneResult{Report: r}, err
 }
 
 // ImagePullOptions is how to pull.

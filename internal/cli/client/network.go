@@ -152,11 +152,8 @@ type NetworkPruneResult struct{ Report network.PruneReport }
 
 // NetworkPrune removes unused networks.
 func (c *Client) NetworkPrune(ctx context.Context, o NetworkPruneOptions) (NetworkPruneResult, error) {
-	q := url.Values{}
-	o.Filters.set(q)
-	var r NetworkPruneResult
-	err := c.call(ctx, http.MethodPost, "/networks/prune", q, nil, &r.Report)
-	return r, err
+	r, err := prune[network.PruneReport](ctx, c, "/networks/prune", nil, o.Filters)
+	return NetworkPruneResult{Report: r}, err
 }
 
 // VolumeCreateOptions is the volume to create.
@@ -249,9 +246,6 @@ func (c *Client) VolumePrune(ctx context.Context, o VolumePruneOptions) (VolumeP
 		}
 		f.Add("all", "true")
 	}
-	q := url.Values{}
-	f.set(q)
-	var r VolumePruneResult
-	err := c.call(ctx, http.MethodPost, "/volumes/prune", q, nil, &r.Report)
-	return r, err
+	r, err := prune[volume.PruneReport](ctx, c, "/volumes/prune", nil, f)
+	return VolumePruneResult{Report: r}, err
 }
