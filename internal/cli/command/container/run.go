@@ -82,6 +82,20 @@ func runRun(cmd *cobra.Command, cli *command.Cli, opts *RunOptions, args []strin
 		defer forwardSignals(ctx, cl, id)()
 	}
 
+	// Ask for the exit status before starting, so a short-lived container
+	// cannot exit unnoticed; meanwhile attach (both must be in place
+	// before the start, and neither needs the other).
+	waitReady := make(chan client.ContainerWaitResult, 1)
+	if opts.Detach {
+		waitReady <- client.ContainerWaitResult{}
+	} else {
+		cond := container.WaitConditionNextExit
+		if hc.AutoRemove {
+			cond = container.WaitConditionRemoved
+		}
+		go func() { waitReady <- cl.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: cond}) }()
+	}
+
 	var streamDone chan error
 	if cfg.AttachStdin || cfg.AttachStdout || cfg.AttachStderr {
 		keys := opts.DetachKeys
@@ -109,16 +123,7 @@ func runRun(cmd *cobra.Command, cli *command.Cli, opts *RunOptions, args []strin
 		go func() { streamDone <- s.stream(ctx) }()
 	}
 
-	// Ask for the exit status before starting, so a short-lived container
-	// cannot exit unnoticed.
-	var wait client.ContainerWaitResult
-	if !opts.Detach {
-		cond := container.WaitConditionNextExit
-		if hc.AutoRemove {
-			cond = container.WaitConditionRemoved
-		}
-		wait = cl.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: cond})
-	}
+	wait := <-waitReady
 
 	if _, err := cl.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		if hc.AutoRemove && wait.Result != nil {
