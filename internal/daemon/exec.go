@@ -123,19 +123,23 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, cfg *router.ExecStart
 	}
 	c.Mu.Lock()
 	running := c.State.Status == ctr.Running
+	spec, rootfs := c.Spec, c.Rootfs
 	c.Mu.Unlock()
 	if !running {
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
 	}
-	st, err := d.rt.Load(c.ID)
-	if err != nil {
-		return err
+	if spec == nil {
+		// started by an earlier daemon: the runtime has the spec
+		st, err := d.rt.Load(c.ID)
+		if err != nil {
+			return err
+		}
+		if spec, err = d.rt.Spec(st); err != nil {
+			return err
+		}
+		rootfs = st.Rootfs
 	}
-	spec, err := d.rt.Spec(st)
-	if err != nil {
-		return err
-	}
-	proc, err := oci.ExecProcess(spec, st.Rootfs, &e.Config)
+	proc, err := oci.ExecProcess(spec, rootfs, &e.Config)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/berth-project/berth/internal/daemon"
 	"github.com/berth-project/berth/internal/engine/mode"
@@ -37,22 +36,20 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "berth engine: run by berth only")
 		return 2
 	}
-	name := filepath.Base(args[0])
-	switch {
-	case strings.HasSuffix(name, "-runc") || name == "runc":
-		return runtimeMain(args[1:])
-	case name == "docker-init":
+	if rargs, ok := mode.RuntimeArgs(args); ok {
+		return runtimeMain(rargs)
+	}
+	if filepath.Base(args[0]) == "docker-init" {
 		return initproc.Main(args[1:])
 	}
 	switch args[1] {
 	case "init":
-		runtime.InitMain()
+		runtime.InitMain() // does not return
 	case "daemon":
 		return daemon.Main(args[2:])
-	case "monitor":
-		return monitor.Main(args[2:])
 	}
-	return runtimeMain(args[2:])
+	return monitor.Main(args[2:]) // the one mode IsEngine leaves
+
 }
 
 // runtimeMain is the runtime's command line in the engine itself.

@@ -21,11 +21,22 @@ func IsEngine(args []string) bool {
 // IsRuntime reports whether args run the runtime: as "berth runtime ..."
 // or under a name ending in "runc" ("berth-runc ...").
 func IsRuntime(args []string) bool {
+	_, ok := RuntimeArgs(args)
+	return ok
+}
+
+// RuntimeArgs returns the runtime's own arguments when args run it.
+func RuntimeArgs(args []string) ([]string, bool) {
 	if len(args) == 0 {
-		return false
+		return nil, false
 	}
-	name := filepath.Base(args[0])
-	return strings.HasSuffix(name, "-runc") || name == "runc" || len(args) > 1 && args[1] == "runtime"
+	if name := filepath.Base(args[0]); strings.HasSuffix(name, "-runc") || name == "runc" {
+		return args[1:], true
+	}
+	if len(args) > 1 && args[1] == "runtime" {
+		return args[2:], true
+	}
+	return nil, false
 }
 
 // IsOther reports whether args run the engine's other modes: "berth

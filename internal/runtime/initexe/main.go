@@ -24,24 +24,20 @@ package main
 
 import (
 	"os"
-	"path/filepath"
-	"strings"
 
+	"github.com/berth-project/berth/internal/engine/mode"
 	"github.com/berth-project/berth/internal/runtime"
 	_ "github.com/berth-project/berth/internal/runtime/nsenter"
 	"github.com/berth-project/berth/internal/runtimecmd"
 )
 
 func main() {
-	// The same dispatch as cmd/berth's, for the modes this binary has.
-	name := filepath.Base(os.Args[0])
-	switch {
-	case len(os.Args) > 1 && os.Args[1] == "init":
+	// The same dispatch as the engine's, for the modes this binary has.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
 		runtime.InitMain()
-	case strings.HasSuffix(name, "-runc") || name == "runc":
-		os.Exit(runtimecmd.Main(os.Args[1:]))
-	case len(os.Args) > 1 && os.Args[1] == "runtime":
-		os.Exit(runtimecmd.Main(os.Args[2:]))
+	}
+	if args, ok := mode.RuntimeArgs(os.Args); ok {
+		os.Exit(runtimecmd.Main(args))
 	}
 	os.Stderr.WriteString("berth-init: run by berth only\n")
 	os.Exit(2)
