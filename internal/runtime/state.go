@@ -56,13 +56,6 @@ func (r *Runtime) Spec(st *State) (*specs.Spec, error) {
 	if st.spec != nil {
 		return st.spec, nil
 	}
-	r.execMu.Lock()
-	es, ok := r.execSpecs[st.ID]
-	r.execMu.Unlock()
-	if ok && es.start == st.StartTime {
-		st.spec = es.spec // kept for exec (see execSpecOf); never changed
-		return st.spec, nil
-	}
 	data, err := os.ReadFile(filepath.Join(r.dir(st.ID), "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", st.ID, err)
