@@ -143,6 +143,10 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 		if err != nil {
 			return fail(err)
 		}
+		if err := checkResolvedProcMount(target, m.Destination); err != nil {
+			target.Close()
+			return err
+		}
 		err = unix.Mount(src, fdPath(target), "", flags&(unix.MS_BIND|unix.MS_REC), "")
 		target.Close()
 		if err != nil {
@@ -162,6 +166,10 @@ func mountEntry(cfg *initConfig, root *os.File, m specs.Mount) error {
 		target, err := pathrs.MkdirAllHandle(root, m.Destination, 0o755)
 		if err != nil {
 			return fail(err)
+		}
+		if err := checkResolvedProcMount(target, m.Destination); err != nil {
+			target.Close()
+			return err
 		}
 		err = unix.Mount(m.Source, fdPath(target), m.Type, flags, data)
 		if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && !hasNewNS(cfg.Spec, specs.NetworkNamespace) {
@@ -519,6 +527,26 @@ func writeSysctl(key, value string) error {
 	}
 	if err := os.WriteFile(path, []byte(value), 0); err != nil {
 		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
+	}
+	return nil
+}
+
+// isProcfs reports whether path is on a proc file system.
+func isProcfs(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+}
+
+// checkResolvedProcMount refuses a mount whose destination, written
+// outside /proc (ValidateSpec checked that), led into the container's
+// /proc through a symlink of the image's.
+func checkResolvedProcMount(target *os.File, dest string) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(target.Fd()), &st); err != nil {
+		return fmt.Errorf("mount on %s: %w", dest, err)
+	}
+	if st.Type == unix.PROC_SUPER_MAGIC && !procMountAllowed(dest) {
+		return fmt.Errorf("%q cannot be mounted because it is inside /proc", dest)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -138,6 +139,9 @@ func ValidateSpec(s *specs.Spec) error {
 		if !filepath.IsAbs(m.Destination) {
 			return bad("mount destination %q is not absolute", m.Destination)
 		}
+		if err := checkProcMount(m); err != nil {
+			return errorf(errdefs.ErrInvalidArgument, "%v", err)
+		}
 	}
 	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return bad("uid/gid mappings require a user namespace")
@@ -200,6 +204,55 @@ func hasNewNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// procMounts are the files under /proc that a mount may cover: the ones
+// LXCFS emulates, and what runc allows besides (as runc, berth refuses
+// any other mount inside the container's /proc, where a file bound over
+// one of the kernel's could mislead the container's programs or weaken
+// a security setting).
+var procMounts = map[string]bool{
+	"/proc/cpuinfo": true, "/proc/diskstats": true, "/proc/meminfo": true,
+	"/proc/stat": true, "/proc/swaps": true, "/proc/uptime": true,
+	"/proc/loadavg": true, "/proc/slabinfo": true, "/proc/net/dev": true,
+	"/proc/pressure/cpu": true, "/proc/pressure/io": true, "/proc/pressure/memory": true,
+	"/proc/sys/kernel/ns_last_pid": true,
+}
+
+// checkProcMount refuses a mount inside /proc other than procMounts, and
+// a mount on /proc itself that is not a proc file system. The
+// destination is taken as written; init checks again where it leads
+// (procMountAllowed), for a symlink in the image that points into /proc.
+func checkProcMount(m specs.Mount) error {
+	dest := filepath.Clean(m.Destination)
+	switch {
+	case dest == "/proc":
+		if m.Type == "proc" || isBindMount(m) && isProcfs(m.Source) {
+			return nil
+		}
+		return fmt.Errorf("%q cannot be mounted because it is not of type proc", m.Destination)
+	case strings.HasPrefix(dest, "/proc/") && !procMounts[dest]:
+		return fmt.Errorf("%q cannot be mounted because it is inside /proc", m.Destination)
+	}
+	return nil
+}
+
+// procMountAllowed reports whether a mount may go on dest, which init
+// found on a proc file system.
+func procMountAllowed(dest string) bool {
+	return procMounts[filepath.Clean(dest)]
+}
+
+func isBindMount(m specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
 			return true
 		}
 	}

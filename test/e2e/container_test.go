@@ -216,6 +216,8 @@ func TestRunErrors(t *testing.T) {
 	fails(t, 125, "invalid argument \"abc\" for \"-m, --memory\" flag", "run", "--rm", "--memory", "abc", "busybox", "true")
 	fails(t, 125, "invalid restart policy", "run", "--restart", "sometimes", "busybox", "true")
 	fails(t, 125, "Minimum memory limit allowed is 6MB", "run", "--rm", "--memory", "1m", "busybox", "true")
+	// as Docker (runc) refuses it; the exit code is 125, not 127
+	fails(t, 125, `"/proc/foo" cannot be mounted because it is inside /proc`, "run", "--rm", "-v", t.TempDir()+":/proc/foo", "busybox", "true")
 	ok(t, "create", "--name", "dup", "busybox", "true")
 	rmOnCleanup(t, "dup")
 	fails(t, 1, `The container name "/dup" is already in use`, "create", "--name", "dup", "busybox", "true")

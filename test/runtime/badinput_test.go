@@ -123,6 +123,17 @@ func TestCreateBadInput(t *testing.T) {
 			args: []string{"--console-socket", "/nonexistent/console.sock"},
 			want: "terminal",
 		},
+		{
+			name: "mount inside /proc",
+			mutate: withMounts(specs.Mount{Destination: "/proc/sys/kernel/core_pattern", Type: "bind",
+				Source: "/etc/hostname", Options: []string{"bind"}}),
+			want: `"/proc/sys/kernel/core_pattern" cannot be mounted because it is inside /proc`,
+		},
+		{
+			name:   "tmpfs on /proc",
+			mutate: withMounts(specs.Mount{Destination: "/proc//", Type: "tmpfs", Source: "tmpfs"}),
+			want:   `"/proc//" cannot be mounted because it is not of type proc`,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -295,6 +295,45 @@ func TestMountThroughSymlink(t *testing.T) {
 	}
 }
 
+// TestProcMounts binds files over the /proc entries LXCFS emulates, which
+// is allowed, and refuses a mount that a symlink in the image leads into
+// /proc, which the spec's destination alone does not show.
+func TestProcMounts(t *testing.T) {
+	r := newRT(t)
+	src := t.TempDir()
+	traversable(t, src)
+	for _, name := range []string{"cpuinfo", "uptime"} {
+		assert.NilError(t, os.WriteFile(filepath.Join(src, name), []byte("emulated "+name+"\n"), 0o644))
+	}
+	b := sh(t, "cat /proc/cpuinfo /proc/uptime", withMounts(
+		specs.Mount{Destination: "/proc/cpuinfo", Type: "bind", Source: filepath.Join(src, "cpuinfo"), Options: []string{"bind", "ro"}},
+		specs.Mount{Destination: "/proc/./uptime", Type: "bind", Source: filepath.Join(src, "uptime"), Options: []string{"bind", "ro"}},
+	))
+	res := r.run(b)
+	assert.Check(t, is.Equal(res.code, 0), res)
+	assert.Check(t, is.Equal(res.stdout, "emulated cpuinfo\nemulated uptime\n"))
+
+	for _, tc := range []struct{ name, dest string }{
+		{"file", "/kernel/core_pattern"},
+		{"directory", "/kernel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mounts := hostMounts(t)
+			m := specs.Mount{Destination: tc.dest, Type: "bind", Source: filepath.Join(src, "cpuinfo"), Options: []string{"bind"}}
+			if tc.name == "directory" {
+				m.Source = src
+			}
+			b := sh(t, "echo the program ran", withMounts(m))
+			cgroupsPath := readSpec(t, b).Linux.CgroupsPath
+			assert.NilError(t, os.Symlink("/proc/sys/kernel", filepath.Join(b, "rootfs/kernel")))
+			id := containerID(t)
+			res := r.cmd("", "create", "--bundle", b, id)
+			assertOneLineError(t, res, `"`+tc.dest+`" cannot be mounted because it is inside /proc`)
+			r.assertNoLeftovers(id, cgroupsPath, mounts)
+		})
+	}
+}
+
 // TestNoPivot runs a container with --no-pivot (chroot instead of
 // pivot_root).
 func TestNoPivot(t *testing.T) {

@@ -352,6 +352,51 @@ static int set_attr(int fd, uint64_t set, uint64_t clr)
 }
 
 /* do_mount is mountEntry for a file system or a bind. */
+/* The files under /proc a mount may cover (procMounts in spec.go). */
+static const char *const proc_mounts[] = {
+	"/proc/cpuinfo",      "/proc/diskstats",     "/proc/meminfo",        "/proc/stat",
+	"/proc/swaps",        "/proc/uptime",        "/proc/loadavg",        "/proc/slabinfo",
+	"/proc/net/dev",      "/proc/pressure/cpu",  "/proc/pressure/io",    "/proc/pressure/memory",
+	"/proc/sys/kernel/ns_last_pid",
+};
+
+/* proc_mount_allowed says whether dest, written as the spec has it, is
+ * one of proc_mounts once repeated and trailing slashes are dropped (a
+ * "." or ".." in it never is). */
+static int proc_mount_allowed(const char *dest)
+{
+	char clean[256];
+	size_t n = 0;
+
+	for (const char *p = dest; *p; p++) {
+		if (*p == '/' && (p[1] == '/' || p[1] == '\0'))
+			continue;
+		if (*p == '.' && n > 0 && clean[n - 1] == '/' && (p[1] == '/' || p[1] == '\0' || p[1] == '.'))
+			return 0;
+		if (n + 1 >= sizeof(clean))
+			return 0;
+		clean[n++] = *p;
+	}
+	clean[n] = '\0';
+	for (size_t i = 0; i < sizeof(proc_mounts) / sizeof(proc_mounts[0]); i++)
+		if (!strcmp(clean, proc_mounts[i]))
+			return 1;
+	return 0;
+}
+
+/* check_proc_mount refuses a mount whose destination, written outside
+ * /proc (the runtime checked that), led into the container's /proc
+ * through a symlink of the image's (checkResolvedProcMount). */
+static void check_proc_mount(int target, const char *dest)
+{
+	struct statfs st;
+
+	if (fstatfs(target, &st) < 0)
+		fail("mount on %s: %s", dest, errstr(errno));
+	if (st.f_type == 0x9fa0 /* PROC_SUPER_MAGIC */ && !proc_mount_allowed(dest))
+		fail("\"%s\" cannot be mounted because it is inside /proc", dest);
+}
+
 static void do_mount(struct cursor *c)
 {
 	uint32_t flags = rd_u32(c), kind = rd_u32(c), remount_flags = rd_u32(c), nprop = rd_u32(c);
@@ -381,11 +426,13 @@ static void do_mount(struct cursor *c)
 		target = mount_point(dest, S_ISDIR(st.st_mode));
 		if (target < 0)
 			fail("%s: %s", what, errstr(errno));
+		check_proc_mount(target, dest);
 		r = mount(src, fd_path(target), NULL, flags & (MS_BIND | MS_REC), NULL);
 	} else {
 		target = mkdir_all(dest);
 		if (target < 0)
 			fail("%s: %s", what, errstr(errno));
+		check_proc_mount(target, dest);
 		r = mount(src, fd_path(target), type, flags, *data ? data : NULL);
 		if (r < 0 && errno == EPERM && sysfs_fallback) {
 			/* sysfs only mounts in a network namespace one owns:
