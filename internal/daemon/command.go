@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -143,7 +144,21 @@ func applyFlag(dst, src *config.Config, name string) {
 	}
 }
 
+// gcPercent is the daemon's GOGC when the environment sets none. Its live
+// heap is small (about 2 MB with no containers), so at Go's default of 100
+// it collected about every second `run --rm` (every 2 MB allocated), and
+// each collection's mark workers took 1 to 3 ms of CPU that the CLI, the
+// monitor and the container's init wait for on a small host. At 200 it
+// collects half as often: `run --rm --network none` took 2.5 ms less
+// (interleaved, 150 runs each against a daemon at 100, 200 and 400:
+// 26.8, 24.3 and 24.8 ms), for 2.4 MB more resident memory (RssAnon
+// 10.1 against 12.5 MB after the same runs; 21.6 MB at 400).
+const gcPercent = 200
+
 func run(ctx context.Context, cfg *config.Config, logLevel string) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("invalid log level %q", logLevel)
