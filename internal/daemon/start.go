@@ -220,7 +220,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 		LogMaxSize:  d.logMaxSize(c),
 		LogMaxFiles: d.logMaxFiles(c),
 	}
-	opts := runtime.CreateOpts{ID: c.ID, Bundle: bundle, Launch: d.mon.Launcher(mcfg)}
+	opts := runtime.CreateOpts{ID: c.ID, Bundle: bundle, Launch: d.mon.Launcher(mcfg), Spec: spec, RawSpec: b}
 	if c.Config.Tty {
 		opts.Console = d.mon.Console(c.ID)
 	}

@@ -60,6 +60,12 @@ type CreateOpts struct {
 	IO           IO
 	// Launch, when set, starts the intermediate process (see Launcher).
 	Launch Launcher
+	// Spec, when set, is the bundle's config.json already decoded, and
+	// RawSpec its bytes: the daemon, which made the spec, saves Create
+	// reading and decoding it again (about 130 µs and 700 allocations
+	// for Docker's default spec). Create keeps it and does not change it.
+	Spec    *specs.Spec
+	RawSpec []byte
 }
 
 const startSocketName = "start.sock"
@@ -115,9 +121,11 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		os.RemoveAll(dir)
 	}()
 
-	rawSpec, err := readSpec(bundle)
-	if err != nil {
-		return nil, err
+	rawSpec := opts.RawSpec
+	if opts.Spec == nil {
+		if rawSpec, err = readSpec(bundle); err != nil {
+			return nil, err
+		}
 	}
 	// The cgroup is made (and its limits set) in the background while
 	// init makes its namespaces; cgWait waits for it. It starts only once
@@ -146,7 +154,17 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 	// about a millisecond for that decode (encoding/json learns each of
 	// the spec's types on first use). A new user namespace needs the whole
 	// spec first (its id maps).
-	early, earlyOK := specEarly(rawSpec)
+	var (
+		early   earlySpec
+		earlyOK bool
+	)
+	if s := opts.Spec; s != nil {
+		if s.Linux != nil {
+			early, earlyOK = earlySpec{s.Linux.Namespaces, s.Linux.TimeOffsets, s.Linux.CgroupsPath, s.Linux.Resources}, true
+		}
+	} else {
+		early, earlyOK = specEarly(rawSpec)
+	}
 	earlyOK = earlyOK && namespacesValid(early.Namespaces) && !hasUserNS(early.Namespaces)
 	if earlyOK {
 		startCgroup(early.CgroupsPath, early.Resources)
@@ -233,7 +251,12 @@ func (r *Runtime) Create(opts CreateOpts) (st *State, retErr error) {
 		}
 	}
 
-	spec, err := parseSpec(bundle, rawSpec)
+	spec := opts.Spec
+	if spec != nil {
+		err = ValidateSpec(spec)
+	} else {
+		spec, err = parseSpec(bundle, rawSpec)
+	}
 	if err != nil {
 		return nil, err
 	}
