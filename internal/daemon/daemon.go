@@ -46,6 +46,7 @@ import (
 	ctr "github.com/berth-project/berth/internal/container"
 	"github.com/berth-project/berth/internal/daemon/config"
 	"github.com/berth-project/berth/internal/events"
+	"github.com/berth-project/berth/internal/fsutil"
 	"github.com/berth-project/berth/internal/image"
 	"github.com/berth-project/berth/internal/monitor"
 	bnet "github.com/berth-project/berth/internal/network"
@@ -92,9 +93,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	for _, dir := range []string{cfg.DataRoot, cfg.ExecRoot, filepath.Join(cfg.DataRoot, "containers"), filepath.Join(cfg.ExecRoot, "containers")} {
+	for _, dir := range []string{cfg.DataRoot, cfg.ExecRoot, filepath.Join(cfg.DataRoot, "containers"), filepath.Join(cfg.ExecRoot, "containers"), filepath.Join(cfg.ExecRoot, "runtime")} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {
 			return nil, err
+		}
+	}
+	// Each holds a directory per container: spread them over the file
+	// system's block groups (fsutil.MarkTopDir).
+	for _, dir := range []string{filepath.Join(cfg.DataRoot, "containers"), filepath.Join(cfg.ExecRoot, "containers"), filepath.Join(cfg.ExecRoot, "runtime")} {
+		if err := fsutil.MarkTopDir(dir); err != nil {
+			log.Debug("mark top directory", "dir", dir, "err", err)
 		}
 	}
 	if err := writePidFile(cfg.Pidfile); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/berth-project/berth/internal/fsutil"
 	"github.com/berth-project/berth/internal/snapshot"
 )
 
@@ -55,6 +56,10 @@ func Open(ctx context.Context, root string, driver Driver) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(root, "snapshots"), 0o700); err != nil {
 		return nil, fmt.Errorf("snapshotter: %w", err)
 	}
+	// A directory per layer and container, made and removed all day:
+	// spread them over the file system (fsutil.MarkTopDir). Only an
+	// optimisation, so a failure is not one.
+	_ = fsutil.MarkTopDir(filepath.Join(root, "snapshots"))
 	ms, err := OpenMeta(filepath.Join(root, "metadata.db"))
 	if err != nil {
 		return nil, err
