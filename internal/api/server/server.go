@@ -17,8 +17,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/berth-project/berth/internal/api/httpstatus"
 	"github.com/berth-project/berth/internal/api/httputils"
 )
@@ -52,38 +50,71 @@ type Config struct {
 // Server is the Engine API HTTP server.
 type Server struct {
 	cfg     Config
-	mux     *mux.Router
+	routes  []route
 	servers []*http.Server
 }
 
-// New returns a server for routers.
+// route is a Route with its path compiled.
+type route struct {
+	method  string
+	path    pathPattern
+	handler httputils.APIFunc
+}
+
+// New returns a server for routers. A route whose path it cannot match
+// (see pathPattern) is a programming error: New panics.
 func New(cfg Config, routers ...Router) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, mux: mux.NewRouter()}
-	s.mux.SkipClean(true)
+	s := &Server{cfg: cfg}
 	for _, r := range routers {
 		for _, rt := range r.Routes() {
-			h := s.wrap(rt.Handler)
-			s.mux.Path("/v{version:[0-9.]+}" + rt.Path).Methods(rt.Method).Handler(h)
-			s.mux.Path(rt.Path).Methods(rt.Method).Handler(h)
+			p, err := compilePath(rt.Path)
+			if err != nil {
+				panic(err)
+			}
+			s.routes = append(s.routes, route{method: rt.Method, path: p, handler: rt.Handler})
 		}
 	}
-	notFound := s.wrap(func(ctx context.Context, w http.ResponseWriter, r *http.Request, _ map[string]string) error {
-		return writeError(w, http.StatusNotFound, "page not found")
-	})
-	s.mux.NotFoundHandler = notFound
-	s.mux.MethodNotAllowedHandler = notFound
 	return s
 }
 
+// notFound answers a path no route has, or a method the path's routes
+// do not take (as Docker, which answers both with 404).
+func notFound(ctx context.Context, w http.ResponseWriter, r *http.Request, _ map[string]string) error {
+	return writeError(w, http.StatusNotFound, "page not found")
+}
+
+// ServeHTTP finds the first route with the request's method and path,
+// under "/v<version>" or not, and serves it. The path is matched as sent
+// (not cleaned), after percent-decoding.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	version, path := splitVersion(r.URL.Path)
+	vars := make(map[string]string, 3)
+	for i := range s.routes {
+		rt := &s.routes[i]
+		if rt.method != r.Method || !rt.path.match(path, vars) {
+			continue
+		}
+		if version != "" {
+			vars["version"] = version
+		}
+		s.serve(w, r, rt.handler, vars)
+		return
+	}
+	if version != "" {
+		vars["version"] = version
+	}
+	s.serve(w, r, notFound, vars)
+}
+
 // Handler returns the server's http.Handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s }
 
 // Serve serves ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 30 * time.Second}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
 	s.servers = append(s.servers, hs)
 	err := hs.Serve(ln)
 	if err == http.ErrServerClosed {
@@ -146,54 +177,51 @@ func (w *statusWriter) Hijack() (net.Conn, *bufioReadWriter, error) {
 	return hijack(w.ResponseWriter)
 }
 
-// wrap is the middleware: version check and headers, form parsing, error
-// bodies, panic recovery and the request log.
-func (s *Server) wrap(h httputils.APIFunc) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		w := &statusWriter{ResponseWriter: rw}
-		vars := mux.Vars(r)
-		version := vars["version"]
-		w.Header().Set("Api-Version", APIVersion)
-		w.Header().Set("Server", "berth/"+s.cfg.Version+" (linux)")
-		w.Header().Set("Ostype", "linux")
-		w.Header().Set("Docker-Experimental", "false")
-		var err error
-		defer func() {
-			if p := recover(); p != nil {
-				s.cfg.Log.Error("panic in API handler", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
-				if !w.written {
-					writeError(w, http.StatusInternalServerError, fmt.Sprint(p))
-				}
+// serve is the middleware around a route's handler: version check and
+// headers, form parsing, error bodies, panic recovery and the request log.
+func (s *Server) serve(rw http.ResponseWriter, r *http.Request, h httputils.APIFunc, vars map[string]string) {
+	start := time.Now()
+	w := &statusWriter{ResponseWriter: rw}
+	version := vars["version"]
+	w.Header().Set("Api-Version", APIVersion)
+	w.Header().Set("Server", "berth/"+s.cfg.Version+" (linux)")
+	w.Header().Set("Ostype", "linux")
+	w.Header().Set("Docker-Experimental", "false")
+	var err error
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Log.Error("panic in API handler", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if !w.written {
+				writeError(w, http.StatusInternalServerError, fmt.Sprint(p))
 			}
-			level := slog.LevelDebug
-			if w.code >= 500 {
-				level = slog.LevelWarn
-			}
-			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", w.code, "duration", time.Since(start)}
-			if err != nil {
-				attrs = append(attrs, "err", err)
-			}
-			s.cfg.Log.Log(r.Context(), level, "request", attrs...)
-		}()
-		switch {
-		case version == "":
-			version = APIVersion
-		case httputils.VersionLessThan(version, MinAPIVersion):
-			err = fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", version, MinAPIVersion)
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		case httputils.VersionLessThan(APIVersion, version):
-			err = fmt.Errorf("client version %s is too new. Maximum supported API version is %s", version, APIVersion)
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
 		}
-		ctx := httputils.WithVersion(r.Context(), version)
-		if err = httputils.ParseForm(r); err == nil {
-			err = h(ctx, w, r.WithContext(ctx), vars)
+		level := slog.LevelDebug
+		if w.code >= 500 {
+			level = slog.LevelWarn
 		}
-		if err != nil && !w.written {
-			writeError(w, httpstatus.FromError(err), err.Error())
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", w.code, "duration", time.Since(start)}
+		if err != nil {
+			attrs = append(attrs, "err", err)
 		}
-	})
+		s.cfg.Log.Log(r.Context(), level, "request", attrs...)
+	}()
+	switch {
+	case version == "":
+		version = APIVersion
+	case httputils.VersionLessThan(version, MinAPIVersion):
+		err = fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", version, MinAPIVersion)
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case httputils.VersionLessThan(APIVersion, version):
+		err = fmt.Errorf("client version %s is too new. Maximum supported API version is %s", version, APIVersion)
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx := httputils.WithVersion(r.Context(), version)
+	if err = httputils.ParseForm(r); err == nil {
+		err = h(ctx, w, r.WithContext(ctx), vars)
+	}
+	if err != nil && !w.written {
+		writeError(w, httpstatus.FromError(err), err.Error())
+	}
 }
