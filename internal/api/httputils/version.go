@@ -3,32 +3,11 @@
 
 package httputils
 
-import (
-	"strconv"
-	"strings"
-)
+import "github.com/berth-project/berth/internal/api/versions"
 
 // CompareVersions compares two dotted API versions ("1.41"), returning -1,
-// 0 or 1.
-func CompareVersions(a, b string) int {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) || i < len(bs); i++ {
-		var x, y int
-		if i < len(as) {
-			x, _ = strconv.Atoi(as[i])
-		}
-		if i < len(bs) {
-			y, _ = strconv.Atoi(bs[i])
-		}
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
+// 0 or 1 (versions.Compare).
+func CompareVersions(a, b string) int { return versions.Compare(a, b) }
 
 // VersionLessThan reports whether a < b.
-func VersionLessThan(a, b string) bool { return CompareVersions(a, b) < 0 }
+func VersionLessThan(a, b string) bool { return versions.LessThan(a, b) }

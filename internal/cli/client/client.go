@@ -26,7 +26,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path"
@@ -34,9 +34,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-project/berth/internal/api/httputils"
+	"github.com/berth-project/berth/internal/api/versions"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/errdefs/pkg/errhttp"
 	"github.com/moby/moby/api/types/common"
 )
 
@@ -53,7 +52,6 @@ type Client struct {
 	proto     string // "unix" or "tcp"
 	addr      string // the socket's path, or host:port
 	userAgent string
-	http      *http.Client
 
 	mu         sync.Mutex
 	version    string // pinned, or negotiated
@@ -122,72 +120,7 @@ func New(opts ...Opt) (*Client, error) {
 	if c.version == "" && !c.negotiate {
 		c.version = MaxAPIVersion
 	}
-	c.http = &http.Client{Transport: connTransport{c.dial}}
 	return c, nil
-}
-
-// connTransport sends each request on a connection of its own, and writes
-// it and reads the response on the caller's goroutine. net/http's
-// Transport keeps a reader and a writer goroutine for each connection, so
-// that every request passes between three goroutines, and between
-// threads when the host is busy: a `berth run` made about 190 context
-// switches. A CLI sends a handful of requests, some at once, and a new
-// connection to a unix socket costs little, so none is kept.
-type connTransport struct {
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
-}
-
-func (t connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	conn, err := t.dial(ctx, "", "")
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, err
-	}
-	// The request ends with its context: closing the connection
-	// interrupts the write or read in progress, or the body's reader.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	fail := func(err error) (*http.Response, error) {
-		conn.Close()
-		if !stop() && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
-	}
-	req.Close = true // the daemon closes its side after the response
-	br := bufio.NewReader(conn)
-	if werr := req.Write(conn); werr != nil {
-		// The daemon may have answered (an error) before it read the
-		// whole body.
-		resp, err := http.ReadResponse(br, req)
-		if err != nil {
-			return fail(werr)
-		}
-		resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: stop}
-		return resp, nil
-	}
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		return fail(err)
-	}
-	resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: stop}
-	return resp, nil
-}
-
-// connBody closes the response's connection with the body.
-type connBody struct {
-	io.ReadCloser
-	conn net.Conn
-	stop func() bool
-}
-
-func (b *connBody) Close() error {
-	b.stop()
-	err := b.ReadCloser.Close()
-	b.conn.Close()
-	return err
 }
 
 func (c *Client) dial(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -226,7 +159,7 @@ func (c *Client) Negotiate() {
 	c.negotiated = done
 	go func() {
 		defer close(done)
-		resp, err := c.do(context.Background(), http.MethodHead, "/_ping", nil, nil)
+		resp, err := c.do(context.Background(), "HEAD", "/_ping", nil, nil)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.version = MaxAPIVersion
@@ -235,7 +168,7 @@ func (c *Client) Negotiate() {
 			return
 		}
 		resp.Body.Close()
-		if v := resp.Header.Get("Api-Version"); v != "" && httputils.CompareVersions(v, MaxAPIVersion) < 0 {
+		if v := resp.Header.Get("Api-Version"); v != "" && versions.Compare(v, MaxAPIVersion) < 0 {
 			c.version = v
 		}
 	}()
@@ -274,32 +207,23 @@ func (c *Client) apiPath(ctx context.Context, p string, query url.Values) string
 }
 
 // newRequest makes a request for the daemon; p is already versioned.
-func (c *Client) newRequest(ctx context.Context, method, p string, body io.Reader, header http.Header) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, p, body)
-	if err != nil {
-		return nil, err
-	}
+func (c *Client) newRequest(ctx context.Context, method, p string, body io.Reader, header textproto.MIMEHeader) *request {
+	h := make(textproto.MIMEHeader, len(header)+1)
 	for k, v := range header {
-		req.Header[k] = v
+		h[k] = v
 	}
-	req.Header.Set("User-Agent", c.userAgent)
-	req.URL.Scheme = "http"
-	req.URL.Host = c.addr
+	h.Set("User-Agent", c.userAgent)
+	host := c.addr
 	if c.proto == "unix" {
-		req.URL.Host = dummyHost
-		req.Host = dummyHost
+		host = dummyHost
 	}
-	return req, nil
+	return &request{ctx: ctx, method: method, path: p, host: host, header: h, body: body}
 }
 
 // do sends a request to p (a path with its query) and returns the
 // response, or the daemon's error for a status of 400 or more.
-func (c *Client) do(ctx context.Context, method, p string, body io.Reader, header http.Header) (*http.Response, error) {
-	req, err := c.newRequest(ctx, method, p, body, header)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
+func (c *Client) do(ctx context.Context, method, p string, body io.Reader, header textproto.MIMEHeader) (*response, error) {
+	resp, err := c.roundTrip(c.newRequest(ctx, method, p, body, header))
 	if err != nil {
 		return nil, c.connectError(err)
 	}
@@ -311,12 +235,12 @@ func (c *Client) do(ctx context.Context, method, p string, body io.Reader, heade
 }
 
 // send is do for the API path p (unversioned) and query.
-func (c *Client) send(ctx context.Context, method, p string, query url.Values, body io.Reader, header http.Header) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, method, p string, query url.Values, body io.Reader, header textproto.MIMEHeader) (*response, error) {
 	return c.do(ctx, method, c.apiPath(ctx, p, query), body, header)
 }
 
 // jsonBody encodes v as a request body with its header.
-func jsonBody(v any) (io.Reader, http.Header, error) {
+func jsonBody(v any) (io.Reader, textproto.MIMEHeader, error) {
 	if v == nil {
 		return nil, nil, nil
 	}
@@ -324,7 +248,7 @@ func jsonBody(v any) (io.Reader, http.Header, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return bytes.NewReader(b), http.Header{"Content-Type": {"application/json"}}, nil
+	return bytes.NewReader(b), textproto.MIMEHeader{"Content-Type": {"application/json"}}, nil
 }
 
 // call sends a request with v (if not nil) as its JSON body and decodes
@@ -361,7 +285,7 @@ func (c *Client) callRaw(ctx context.Context, method, p string, query url.Values
 
 // stream sends a request and returns the response body for the caller to
 // read and close.
-func (c *Client) stream(ctx context.Context, method, p string, query url.Values, body io.Reader, header http.Header) (io.ReadCloser, error) {
+func (c *Client) stream(ctx context.Context, method, p string, query url.Values, body io.Reader, header textproto.MIMEHeader) (io.ReadCloser, error) {
 	resp, err := c.send(ctx, method, p, query, body, header)
 	if err != nil {
 		return nil, err
@@ -409,39 +333,66 @@ func (e *apiError) Unwrap() []error { return []error{e.err, e.class} }
 
 // responseError is the error of a response with a status of 400 or more:
 // "Error response from daemon: " and the message of its JSON body.
-func responseError(resp *http.Response) error {
-	if resp.StatusCode < http.StatusBadRequest {
+func responseError(resp *response) error {
+	if resp.StatusCode < 400 {
 		return nil
 	}
 	status := resp.Status
-	if status == "" {
-		status = http.StatusText(resp.StatusCode)
-	}
 	var body []byte
-	if resp.Request == nil || resp.Request.Method != http.MethodHead {
+	if resp.Request.method != "HEAD" {
 		body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	}
 	var err error
 	switch {
 	case len(body) == 0:
-		err = fmt.Errorf("request returned %s for API route and version %s, check if the server supports the requested API version", status, resp.Request.URL)
+		err = fmt.Errorf("request returned %s for API route and version %s, check if the server supports the requested API version", status, resp.Request.url())
 	case resp.Header.Get("Content-Type") == "application/json":
 		var e common.ErrorResponse
 		if jerr := json.Unmarshal(body, &e); jerr != nil {
 			err = fmt.Errorf("error reading JSON: %w", jerr)
 		} else if e.Message == "" {
-			err = fmt.Errorf("Error response from daemon: API returned a %d (%s) but provided no error-message", resp.StatusCode, http.StatusText(resp.StatusCode))
+			err = fmt.Errorf("Error response from daemon: API returned a %d (%s) but provided no error-message", resp.StatusCode, statusText(resp))
 		} else {
 			err = fmt.Errorf("Error response from daemon: %s", strings.TrimSpace(e.Message))
 		}
 	default:
 		err = fmt.Errorf("Error response from daemon: %s", strings.TrimSpace(string(body)))
 	}
-	class := errhttp.ToNative(resp.StatusCode)
-	if class == nil {
-		class = errdefs.ErrUnknown
+	return &apiError{err: err, class: statusClass(resp.StatusCode)}
+}
+
+// statusText is the text of resp's status line ("Not Found").
+func statusText(resp *response) string {
+	_, text, _ := strings.Cut(resp.Status, " ")
+	return text
+}
+
+// statusClass is the error class of an HTTP status, as containerd's
+// errhttp.ToNative has it.
+func statusClass(code int) error {
+	switch code {
+	case 400:
+		return errdefs.ErrInvalidArgument
+	case 401:
+		return errdefs.ErrUnauthenticated
+	case 403:
+		return errdefs.ErrPermissionDenied
+	case 404:
+		return errdefs.ErrNotFound
+	case 409:
+		return errdefs.ErrConflict
+	case 412:
+		return errdefs.ErrFailedPrecondition
+	case 429:
+		return errdefs.ErrResourceExhausted
+	case 500:
+		return errdefs.ErrInternal
+	case 501:
+		return errdefs.ErrNotImplemented
+	case 503:
+		return errdefs.ErrUnavailable
 	}
-	return &apiError{err: err, class: class}
+	return errdefs.ErrUnknown
 }
 
 // HijackedResponse is a connection taken over from HTTP (attach, exec
@@ -480,15 +431,9 @@ func (c *Client) hijack(ctx context.Context, p string, query url.Values, v any) 
 	if err != nil {
 		return HijackedResponse{}, err
 	}
-	if header == nil {
-		header = http.Header{}
-	}
-	header.Set("Connection", "Upgrade")
-	header.Set("Upgrade", "tcp")
-	req, err := c.newRequest(ctx, http.MethodPost, c.apiPath(ctx, p, query), body, header)
-	if err != nil {
-		return HijackedResponse{}, err
-	}
+	req := c.newRequest(ctx, "POST", c.apiPath(ctx, p, query), body, header)
+	req.header.Set("Connection", "Upgrade")
+	req.header.Set("Upgrade", "tcp")
 	conn, err := c.dial(ctx, "", "")
 	if err != nil {
 		return HijackedResponse{}, c.connectError(err)
@@ -507,15 +452,15 @@ func (c *Client) hijack(ctx context.Context, p string, query url.Values, v any) 
 		}
 		return HijackedResponse{}, err
 	}
-	if err := req.Write(conn); err != nil {
+	if err := req.write(conn, false); err != nil {
 		return fail(c.connectError(err))
 	}
 	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, req)
+	resp, err := readResponse(br, req)
 	if err != nil {
 		return fail(fmt.Errorf("error during connect: %w", err))
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
+	if resp.StatusCode != 101 {
 		err := responseError(resp)
 		if err == nil {
 			err = fmt.Errorf("unable to upgrade to tcp, received %d", resp.StatusCode)
@@ -571,7 +516,7 @@ func prune[R any](ctx context.Context, c *Client, path string, q url.Values, f F
 	}
 	f.set(q)
 	var r R
-	err := c.call(ctx, http.MethodPost, path, q, nil, &r)
+	err := c.call(ctx, "POST", path, q, nil, &r)
 	return r, err
 }
 

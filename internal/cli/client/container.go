@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"net/textproto"
 	"net/url"
 	"path"
 	"slices"
@@ -57,7 +57,7 @@ func (c *Client) ContainerCreate(ctx context.Context, o ContainerCreateOptions) 
 		hc = &n
 	}
 	var r container.CreateResponse
-	err := c.call(ctx, http.MethodPost, "/containers/create", q,
+	err := c.call(ctx, "POST", "/containers/create", q,
 		container.CreateRequest{Config: cfg, HostConfig: hc, NetworkingConfig: o.NetworkingConfig}, &r)
 	return ContainerCreateResult{ID: r.ID, Warnings: r.Warnings}, err
 }
@@ -93,7 +93,7 @@ func (c *Client) ContainerInspect(ctx context.Context, id string, o ContainerIns
 		return ContainerInspectResult{}, err
 	}
 	var r ContainerInspectResult
-	raw, err := c.callRaw(ctx, http.MethodGet, "/containers/"+id+"/json", query("size", flag(o.Size)), &r.Container)
+	raw, err := c.callRaw(ctx, "GET", "/containers/"+id+"/json", query("size", flag(o.Size)), &r.Container)
 	r.Raw = raw
 	return r, err
 }
@@ -123,7 +123,7 @@ func (c *Client) ContainerList(ctx context.Context, o ContainerListOptions) (Con
 	}
 	o.Filters.set(q)
 	var r ContainerListResult
-	err := c.call(ctx, http.MethodGet, "/containers/json", q, nil, &r.Items)
+	err := c.call(ctx, "GET", "/containers/json", q, nil, &r.Items)
 	return r, err
 }
 
@@ -139,7 +139,7 @@ func (c *Client) ContainerStart(ctx context.Context, id string, _ ContainerStart
 	if err := emptyID("container", id); err != nil {
 		return ContainerStartResult{}, err
 	}
-	return ContainerStartResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/start", nil, nil, nil)
+	return ContainerStartResult{}, c.call(ctx, "POST", "/containers/"+id+"/start", nil, nil, nil)
 }
 
 // ContainerStopOptions is the signal and the seconds to wait before
@@ -157,7 +157,7 @@ func (c *Client) ContainerStop(ctx context.Context, id string, o ContainerStopOp
 	if err := emptyID("container", id); err != nil {
 		return ContainerStopResult{}, err
 	}
-	return ContainerStopResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/stop", stopQuery(o.Signal, o.Timeout), nil, nil)
+	return ContainerStopResult{}, c.call(ctx, "POST", "/containers/"+id+"/stop", stopQuery(o.Signal, o.Timeout), nil, nil)
 }
 
 func stopQuery(signal string, timeout *int) url.Values {
@@ -183,7 +183,7 @@ func (c *Client) ContainerRestart(ctx context.Context, id string, o ContainerRes
 	if err := emptyID("container", id); err != nil {
 		return ContainerRestartResult{}, err
 	}
-	return ContainerRestartResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/restart", stopQuery(o.Signal, o.Timeout), nil, nil)
+	return ContainerRestartResult{}, c.call(ctx, "POST", "/containers/"+id+"/restart", stopQuery(o.Signal, o.Timeout), nil, nil)
 }
 
 // ContainerKillOptions is the signal to send.
@@ -197,7 +197,7 @@ func (c *Client) ContainerKill(ctx context.Context, id string, o ContainerKillOp
 	if err := emptyID("container", id); err != nil {
 		return ContainerKillResult{}, err
 	}
-	return ContainerKillResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/kill", query("signal", o.Signal), nil, nil)
+	return ContainerKillResult{}, c.call(ctx, "POST", "/containers/"+id+"/kill", query("signal", o.Signal), nil, nil)
 }
 
 // ContainerPauseOptions has nothing to set.
@@ -211,7 +211,7 @@ func (c *Client) ContainerPause(ctx context.Context, id string, _ ContainerPause
 	if err := emptyID("container", id); err != nil {
 		return ContainerPauseResult{}, err
 	}
-	return ContainerPauseResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/pause", nil, nil, nil)
+	return ContainerPauseResult{}, c.call(ctx, "POST", "/containers/"+id+"/pause", nil, nil, nil)
 }
 
 // ContainerUnpauseOptions has nothing to set.
@@ -225,7 +225,7 @@ func (c *Client) ContainerUnpause(ctx context.Context, id string, _ ContainerUnp
 	if err := emptyID("container", id); err != nil {
 		return ContainerUnpauseResult{}, err
 	}
-	return ContainerUnpauseResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/unpause", nil, nil, nil)
+	return ContainerUnpauseResult{}, c.call(ctx, "POST", "/containers/"+id+"/unpause", nil, nil, nil)
 }
 
 // ContainerRemoveOptions says what goes with the container.
@@ -244,7 +244,7 @@ func (c *Client) ContainerRemove(ctx context.Context, id string, o ContainerRemo
 		return ContainerRemoveResult{}, err
 	}
 	q := query("v", flag(o.RemoveVolumes), "link", flag(o.RemoveLinks), "force", flag(o.Force))
-	return ContainerRemoveResult{}, c.call(ctx, http.MethodDelete, "/containers/"+id, q, nil, nil)
+	return ContainerRemoveResult{}, c.call(ctx, "DELETE", "/containers/"+id, q, nil, nil)
 }
 
 // ContainerRenameOptions is the new name.
@@ -258,7 +258,7 @@ func (c *Client) ContainerRename(ctx context.Context, id string, o ContainerRena
 	if err := emptyID("container", id); err != nil {
 		return ContainerRenameResult{}, err
 	}
-	return ContainerRenameResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/rename", url.Values{"name": {o.NewName}}, nil, nil)
+	return ContainerRenameResult{}, c.call(ctx, "POST", "/containers/"+id+"/rename", url.Values{"name": {o.NewName}}, nil, nil)
 }
 
 // ContainerResizeOptions is the terminal's new size.
@@ -272,7 +272,7 @@ func (c *Client) ContainerResize(ctx context.Context, id string, o ContainerResi
 	if err := emptyID("container", id); err != nil {
 		return ContainerResizeResult{}, err
 	}
-	return ContainerResizeResult{}, c.call(ctx, http.MethodPost, "/containers/"+id+"/resize", sizeQuery(o.Height, o.Width), nil, nil)
+	return ContainerResizeResult{}, c.call(ctx, "POST", "/containers/"+id+"/resize", sizeQuery(o.Height, o.Width), nil, nil)
 }
 
 func sizeQuery(h, w uint) url.Values {
@@ -301,7 +301,7 @@ func (c *Client) ContainerUpdate(ctx context.Context, id string, o ContainerUpda
 		u.RestartPolicy = *o.RestartPolicy
 	}
 	var r container.UpdateResponse
-	err := c.call(ctx, http.MethodPost, "/containers/"+id+"/update", nil, u, &r)
+	err := c.call(ctx, "POST", "/containers/"+id+"/update", nil, u, &r)
 	return ContainerUpdateResult{Warnings: r.Warnings}, err
 }
 
@@ -324,7 +324,7 @@ func (c *Client) ContainerTop(ctx context.Context, id string, o ContainerTopOpti
 		q.Set("ps_args", strings.Join(o.Arguments, " "))
 	}
 	var r container.TopResponse
-	err := c.call(ctx, http.MethodGet, "/containers/"+id+"/top", q, nil, &r)
+	err := c.call(ctx, "GET", "/containers/"+id+"/top", q, nil, &r)
 	return ContainerTopResult{Processes: r.Processes, Titles: r.Titles}, err
 }
 
@@ -340,7 +340,7 @@ func (c *Client) ContainerDiff(ctx context.Context, id string, _ ContainerDiffOp
 		return ContainerDiffResult{}, err
 	}
 	var r ContainerDiffResult
-	err := c.call(ctx, http.MethodGet, "/containers/"+id+"/changes", nil, nil, &r.Changes)
+	err := c.call(ctx, "GET", "/containers/"+id+"/changes", nil, nil, &r.Changes)
 	return r, err
 }
 
@@ -355,7 +355,7 @@ func (c *Client) ContainerExport(ctx context.Context, id string, _ ContainerExpo
 	if err := emptyID("container", id); err != nil {
 		return nil, err
 	}
-	return c.stream(ctx, http.MethodGet, "/containers/"+id+"/export", nil, nil, nil)
+	return c.stream(ctx, "GET", "/containers/"+id+"/export", nil, nil, nil)
 }
 
 // ContainerLogsOptions selects the log lines.
@@ -385,7 +385,7 @@ func (c *Client) ContainerLogs(ctx context.Context, id string, o ContainerLogsOp
 	if err := setTimes(q, o.Since, o.Until); err != nil {
 		return nil, err
 	}
-	return c.stream(ctx, http.MethodGet, "/containers/"+id+"/logs", q, nil, nil)
+	return c.stream(ctx, "GET", "/containers/"+id+"/logs", q, nil, nil)
 }
 
 // ContainerWaitOptions is the condition to wait for.
@@ -407,7 +407,7 @@ func (c *Client) ContainerWait(ctx context.Context, id string, o ContainerWaitOp
 		errs <- err
 		return ContainerWaitResult{Result: results, Error: errs}
 	}
-	resp, err := c.send(ctx, http.MethodPost, "/containers/"+id+"/wait", query("condition", string(o.Condition)), nil, nil)
+	resp, err := c.send(ctx, "POST", "/containers/"+id+"/wait", query("condition", string(o.Condition)), nil, nil)
 	if err != nil {
 		errs <- err
 		return ContainerWaitResult{Result: results, Error: errs}
@@ -466,7 +466,7 @@ func (c *Client) ContainerStats(ctx context.Context, id string, o ContainerStats
 	if !o.Stream && !o.IncludePreviousSample {
 		q.Set("one-shot", "true")
 	}
-	body, err := c.stream(ctx, http.MethodGet, "/containers/"+id+"/stats", q, nil, nil)
+	body, err := c.stream(ctx, "GET", "/containers/"+id+"/stats", q, nil, nil)
 	return ContainerStatsResult{Body: body}, err
 }
 
@@ -504,7 +504,7 @@ func (c *Client) ContainerCommit(ctx context.Context, id string, o ContainerComm
 		q.Set("pause", "0")
 	}
 	var r container.CommitResponse
-	err := c.call(ctx, http.MethodPost, "/commit", q, o.Config, &r)
+	err := c.call(ctx, "POST", "/commit", q, o.Config, &r)
 	return ContainerCommitResult{ID: r.ID}, err
 }
 
@@ -531,7 +531,7 @@ func (c *Client) ContainerStatPath(ctx context.Context, id string, o ContainerSt
 	if err := emptyID("container", id); err != nil {
 		return ContainerStatPathResult{}, err
 	}
-	resp, err := c.send(ctx, http.MethodHead, "/containers/"+id+"/archive", url.Values{"path": {o.Path}}, nil, nil)
+	resp, err := c.send(ctx, "HEAD", "/containers/"+id+"/archive", url.Values{"path": {o.Path}}, nil, nil)
 	if err != nil {
 		return ContainerStatPathResult{}, err
 	}
@@ -541,7 +541,7 @@ func (c *Client) ContainerStatPath(ctx context.Context, id string, o ContainerSt
 }
 
 // pathStat decodes the X-Docker-Container-Path-Stat header.
-func pathStat(h http.Header) (container.PathStat, error) {
+func pathStat(h textproto.MIMEHeader) (container.PathStat, error) {
 	var st container.PathStat
 	b, err := base64.StdEncoding.DecodeString(h.Get("X-Docker-Container-Path-Stat"))
 	if err != nil {
@@ -567,7 +567,7 @@ func (c *Client) CopyFromContainer(ctx context.Context, id string, o CopyFromCon
 	if err := emptyID("container", id); err != nil {
 		return CopyFromContainerResult{}, err
 	}
-	resp, err := c.send(ctx, http.MethodGet, "/containers/"+id+"/archive", url.Values{"path": {o.SourcePath}}, nil, nil)
+	resp, err := c.send(ctx, "GET", "/containers/"+id+"/archive", url.Values{"path": {o.SourcePath}}, nil, nil)
 	if err != nil {
 		return CopyFromContainerResult{}, err
 	}
@@ -602,7 +602,7 @@ func (c *Client) CopyToContainer(ctx context.Context, id string, o CopyToContain
 	if o.CopyUIDGID {
 		q.Set("copyUIDGID", "true")
 	}
-	resp, err := c.send(ctx, http.MethodPut, "/containers/"+id+"/archive", q, o.Content, http.Header{"Content-Type": {"application/x-tar"}})
+	resp, err := c.send(ctx, "PUT", "/containers/"+id+"/archive", q, o.Content, textproto.MIMEHeader{"Content-Type": {"application/x-tar"}})
 	if err != nil {
 		return CopyToContainerResult{}, err
 	}

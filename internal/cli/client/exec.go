@@ -6,7 +6,6 @@ package client
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/moby/moby/api/types/container"
 )
@@ -59,7 +58,7 @@ func (c *Client) ExecCreate(ctx context.Context, id string, o ExecCreateOptions)
 		DetachKeys: o.DetachKeys, Env: o.Env, WorkingDir: o.WorkingDir, Cmd: o.Cmd,
 	}
 	var r container.ExecCreateResponse
-	err = c.call(ctx, http.MethodPost, "/containers/"+id+"/exec", nil, req, &r)
+	err = c.call(ctx, "POST", "/containers/"+id+"/exec", nil, req, &r)
 	return ExecCreateResult{ID: r.ID}, err
 }
 
@@ -83,7 +82,7 @@ func (c *Client) ExecStart(ctx context.Context, id string, o ExecStartOptions) (
 		return ExecStartResult{}, err
 	}
 	req := container.ExecStartRequest{Detach: o.Detach, Tty: o.TTY, ConsoleSize: size}
-	return ExecStartResult{}, c.call(ctx, http.MethodPost, "/exec/"+id+"/start", nil, req, nil)
+	return ExecStartResult{}, c.call(ctx, "POST", "/exec/"+id+"/start", nil, req, nil)
 }
 
 // ExecAttachOptions starts an exec attached.
@@ -126,7 +125,7 @@ func (c *Client) ExecInspect(ctx context.Context, id string, _ ExecInspectOption
 		return ExecInspectResult{}, err
 	}
 	var r container.ExecInspectResponse
-	if err := c.call(ctx, http.MethodGet, "/exec/"+id+"/json", nil, nil, &r); err != nil {
+	if err := c.call(ctx, "GET", "/exec/"+id+"/json", nil, nil, &r); err != nil {
 		return ExecInspectResult{}, err
 	}
 	res := ExecInspectResult{ID: r.ID, ContainerID: r.ContainerID, Running: r.Running, PID: r.Pid}
@@ -147,5 +146,5 @@ func (c *Client) ExecResize(ctx context.Context, id string, o ExecResizeOptions)
 	if err := emptyID("exec", id); err != nil {
 		return ExecResizeResult{}, err
 	}
-	return ExecResizeResult{}, c.call(ctx, http.MethodPost, "/exec/"+id+"/resize", sizeQuery(o.Height, o.Width), nil, nil)
+	return ExecResizeResult{}, c.call(ctx, "POST", "/exec/"+id+"/resize", sizeQuery(o.Height, o.Width), nil, nil)
 }

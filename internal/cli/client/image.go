@@ -11,7 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"net/textproto"
 	"net/url"
 	"path"
 	"strconv"
@@ -123,8 +123,8 @@ func (c *Client) ImageBuild(ctx context.Context, buildContext io.Reader, o Image
 	if o.AuthConfigs == nil {
 		auth = []byte("{}")
 	}
-	h := http.Header{"Content-Type": {"application/x-tar"}, "X-Registry-Config": {base64.URLEncoding.EncodeToString(auth)}}
-	body, err := c.stream(ctx, http.MethodPost, "/build", q, buildContext, h)
+	h := textproto.MIMEHeader{"Content-Type": {"application/x-tar"}, "X-Registry-Config": {base64.URLEncoding.EncodeToString(auth)}}
+	body, err := c.stream(ctx, "POST", "/build", q, buildContext, h)
 	return ImageBuildResult{Body: body}, err
 }
 
@@ -155,7 +155,7 @@ func (c *Client) ImageHistory(ctx context.Context, ref string, _ ...ImageHistory
 		return ImageHistoryResult{}, err
 	}
 	var r ImageHistoryResult
-	err := c.call(ctx, http.MethodGet, "/images/"+ref+"/history", nil, nil, &r.Items)
+	err := c.call(ctx, "GET", "/images/"+ref+"/history", nil, nil, &r.Items)
 	return r, err
 }
 
@@ -191,7 +191,7 @@ func (c *Client) ImageImport(ctx context.Context, src ImageImportSource, ref str
 	for _, ch := range o.Changes {
 		q.Add("changes", ch)
 	}
-	return c.stream(ctx, http.MethodPost, "/images/create", q, src.Source, nil)
+	return c.stream(ctx, "POST", "/images/create", q, src.Source, nil)
 }
 
 // ImageInspectOption sets an option of ImageInspect.
@@ -218,7 +218,7 @@ func (c *Client) ImageInspect(ctx context.Context, ref string, opts ...ImageInsp
 		f(&o)
 	}
 	var r ImageInspectResult
-	raw, err := c.callRaw(ctx, http.MethodGet, "/images/"+ref+"/json", nil, &r.InspectResponse)
+	raw, err := c.callRaw(ctx, "GET", "/images/"+ref+"/json", nil, &r.InspectResponse)
 	if o.raw != nil {
 		o.raw.Write(raw)
 	}
@@ -241,7 +241,7 @@ func (c *Client) ImageList(ctx context.Context, o ImageListOptions) (ImageListRe
 	q := query("all", flag(o.All), "shared-size", flag(o.SharedSize), "manifests", flag(o.Manifests))
 	o.Filters.set(q)
 	var r ImageListResult
-	err := c.call(ctx, http.MethodGet, "/images/json", q, nil, &r.Items)
+	err := c.call(ctx, "GET", "/images/json", q, nil, &r.Items)
 	return r, err
 }
 
@@ -266,7 +266,7 @@ func (c *Client) ImageLoad(ctx context.Context, input io.Reader, opts ...ImageLo
 	for _, f := range opts {
 		f(q)
 	}
-	return c.stream(ctx, http.MethodPost, "/images/load", q, input, http.Header{"Content-Type": {"application/x-tar"}})
+	return c.stream(ctx, "POST", "/images/load", q, input, textproto.MIMEHeader{"Content-Type": {"application/x-tar"}})
 }
 
 // ImageSaveOption has nothing to set: platforms are not supported.
@@ -277,7 +277,7 @@ type ImageSaveResult = io.ReadCloser
 
 // ImageSave streams images as a tar archive.
 func (c *Client) ImageSave(ctx context.Context, refs []string, _ ...ImageSaveOption) (ImageSaveResult, error) {
-	return c.stream(ctx, http.MethodGet, "/images/get", url.Values{"names": refs}, nil, nil)
+	return c.stream(ctx, "GET", "/images/get", url.Values{"names": refs}, nil, nil)
 }
 
 // ImagePruneOptions selects the images to remove.
@@ -325,14 +325,14 @@ func (c *Client) ImagePull(ctx context.Context, ref string, o ImagePullOptions) 
 	if len(o.Platforms) == 1 {
 		q.Set("platform", platformString(o.Platforms[0]))
 	}
-	return c.stream(ctx, http.MethodPost, "/images/create", q, nil, authHeader(o.RegistryAuth))
+	return c.stream(ctx, "POST", "/images/create", q, nil, authHeader(o.RegistryAuth))
 }
 
-func authHeader(auth string) http.Header {
+func authHeader(auth string) textproto.MIMEHeader {
 	if auth == "" {
 		return nil
 	}
-	return http.Header{"X-Registry-Auth": {auth}}
+	return textproto.MIMEHeader{"X-Registry-Auth": {auth}}
 }
 
 // ImagePushOptions is how to push.
@@ -362,7 +362,7 @@ func (c *Client) ImagePush(ctx context.Context, ref string, o ImagePushOptions) 
 	if auth == "" {
 		auth = base64.URLEncoding.EncodeToString([]byte("{}"))
 	}
-	return c.stream(ctx, http.MethodPost, "/images/"+r.Name()+"/push", q, nil, authHeader(auth))
+	return c.stream(ctx, "POST", "/images/"+r.Name()+"/push", q, nil, authHeader(auth))
 }
 
 // ImageRemoveOptions is how to remove.
@@ -384,7 +384,7 @@ func (c *Client) ImageRemove(ctx context.Context, ref string, o ImageRemoveOptio
 		q.Set("noprune", "1")
 	}
 	var r ImageRemoveResult
-	err := c.call(ctx, http.MethodDelete, "/images/"+ref, q, nil, &r.Items)
+	err := c.call(ctx, "DELETE", "/images/"+ref, q, nil, &r.Items)
 	return r, err
 }
 
@@ -405,7 +405,7 @@ func (c *Client) ImageSearch(ctx context.Context, term string, o ImageSearchOpti
 		q.Set("limit", strconv.Itoa(o.Limit))
 	}
 	o.Filters.set(q)
-	resp, err := c.send(ctx, http.MethodGet, "/images/search", q, nil, authHeader(o.RegistryAuth))
+	resp, err := c.send(ctx, "GET", "/images/search", q, nil, authHeader(o.RegistryAuth))
 	if err != nil {
 		return ImageSearchResult{}, err
 	}
@@ -426,7 +426,7 @@ func (c *Client) ImageTag(ctx context.Context, o ImageTagOptions) (ImageTagResul
 	if err != nil {
 		return ImageTagResult{}, fmt.Errorf("error parsing reference: %q is not a valid repository/tag: %w", o.Target, err)
 	}
-	return ImageTagResult{}, c.call(ctx, http.MethodPost, "/images/"+o.Source+"/tag", url.Values{"repo": {repo}, "tag": {tag}}, nil, nil)
+	return ImageTagResult{}, c.call(ctx, "POST", "/images/"+o.Source+"/tag", url.Values{"repo": {repo}, "tag": {tag}}, nil, nil)
 }
 
 // RegistryLoginOptions is the credentials to check.
@@ -446,6 +446,6 @@ func (c *Client) RegistryLogin(ctx context.Context, o RegistryLoginOptions) (Reg
 	req := registry.AuthConfig{Username: o.Username, Password: o.Password, ServerAddress: o.ServerAddress,
 		IdentityToken: o.IdentityToken, RegistryToken: o.RegistryToken}
 	var r RegistryLoginResult
-	err := c.call(ctx, http.MethodPost, "/auth", nil, req, &r.Auth)
+	err := c.call(ctx, "POST", "/auth", nil, req, &r.Auth)
 	return r, err
 }

@@ -6,7 +6,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/url"
 
 	"github.com/moby/moby/api/types/network"
@@ -49,7 +48,7 @@ func (c *Client) NetworkCreate(ctx context.Context, name string, o NetworkCreate
 		req.ConfigFrom = &network.ConfigReference{Network: o.ConfigFrom}
 	}
 	var r network.CreateResponse
-	if err := c.call(ctx, http.MethodPost, "/networks/create", nil, req, &r); err != nil {
+	if err := c.call(ctx, "POST", "/networks/create", nil, req, &r); err != nil {
 		return NetworkCreateResult{}, err
 	}
 	res := NetworkCreateResult{ID: r.ID}
@@ -74,7 +73,7 @@ func (c *Client) NetworkInspect(ctx context.Context, id string, _ NetworkInspect
 		return NetworkInspectResult{}, err
 	}
 	var r NetworkInspectResult
-	raw, err := c.callRaw(ctx, http.MethodGet, "/networks/"+id, nil, &r.Network)
+	raw, err := c.callRaw(ctx, "GET", "/networks/"+id, nil, &r.Network)
 	r.Raw = raw
 	return r, err
 }
@@ -90,7 +89,7 @@ func (c *Client) NetworkList(ctx context.Context, o NetworkListOptions) (Network
 	q := url.Values{}
 	o.Filters.set(q)
 	var r NetworkListResult
-	err := c.call(ctx, http.MethodGet, "/networks", q, nil, &r.Items)
+	err := c.call(ctx, "GET", "/networks", q, nil, &r.Items)
 	return r, err
 }
 
@@ -105,7 +104,7 @@ func (c *Client) NetworkRemove(ctx context.Context, id string, _ NetworkRemoveOp
 	if err := emptyID("network", id); err != nil {
 		return NetworkRemoveResult{}, err
 	}
-	return NetworkRemoveResult{}, c.call(ctx, http.MethodDelete, "/networks/"+id, nil, nil, nil)
+	return NetworkRemoveResult{}, c.call(ctx, "DELETE", "/networks/"+id, nil, nil, nil)
 }
 
 // NetworkConnectOptions is the container to connect and its endpoint.
@@ -123,7 +122,7 @@ func (c *Client) NetworkConnect(ctx context.Context, id string, o NetworkConnect
 		return NetworkConnectResult{}, err
 	}
 	req := network.ConnectRequest{Container: o.Container, EndpointConfig: o.EndpointConfig}
-	return NetworkConnectResult{}, c.call(ctx, http.MethodPost, "/networks/"+id+"/connect", nil, req, nil)
+	return NetworkConnectResult{}, c.call(ctx, "POST", "/networks/"+id+"/connect", nil, req, nil)
 }
 
 // NetworkDisconnectOptions is the container to disconnect.
@@ -141,7 +140,7 @@ func (c *Client) NetworkDisconnect(ctx context.Context, id string, o NetworkDisc
 		return NetworkDisconnectResult{}, err
 	}
 	req := network.DisconnectRequest{Container: o.Container, Force: o.Force}
-	return NetworkDisconnectResult{}, c.call(ctx, http.MethodPost, "/networks/"+id+"/disconnect", nil, req, nil)
+	return NetworkDisconnectResult{}, c.call(ctx, "POST", "/networks/"+id+"/disconnect", nil, req, nil)
 }
 
 // NetworkPruneOptions selects the unused networks to remove.
@@ -171,7 +170,7 @@ type VolumeCreateResult struct{ Volume volume.Volume }
 func (c *Client) VolumeCreate(ctx context.Context, o VolumeCreateOptions) (VolumeCreateResult, error) {
 	req := volume.CreateRequest{Name: o.Name, Driver: o.Driver, DriverOpts: o.DriverOpts, Labels: o.Labels}
 	var r VolumeCreateResult
-	err := c.call(ctx, http.MethodPost, "/volumes/create", nil, req, &r.Volume)
+	err := c.call(ctx, "POST", "/volumes/create", nil, req, &r.Volume)
 	return r, err
 }
 
@@ -190,7 +189,7 @@ func (c *Client) VolumeInspect(ctx context.Context, name string, _ VolumeInspect
 		return VolumeInspectResult{}, err
 	}
 	var r VolumeInspectResult
-	raw, err := c.callRaw(ctx, http.MethodGet, "/volumes/"+name, nil, &r.Volume)
+	raw, err := c.callRaw(ctx, "GET", "/volumes/"+name, nil, &r.Volume)
 	r.Raw = raw
 	return r, err
 }
@@ -209,7 +208,7 @@ func (c *Client) VolumeList(ctx context.Context, o VolumeListOptions) (VolumeLis
 	q := url.Values{}
 	o.Filters.set(q)
 	var r volume.ListResponse
-	err := c.call(ctx, http.MethodGet, "/volumes", q, nil, &r)
+	err := c.call(ctx, "GET", "/volumes", q, nil, &r)
 	return VolumeListResult{Items: r.Volumes, Warnings: r.Warnings}, err
 }
 
@@ -224,7 +223,7 @@ func (c *Client) VolumeRemove(ctx context.Context, name string, o VolumeRemoveOp
 	if err := emptyID("volume", name); err != nil {
 		return VolumeRemoveResult{}, err
 	}
-	return VolumeRemoveResult{}, c.call(ctx, http.MethodDelete, "/volumes/"+name, query("force", flag(o.Force)), nil, nil)
+	return VolumeRemoveResult{}, c.call(ctx, "DELETE", "/volumes/"+name, query("force", flag(o.Force)), nil, nil)
 }
 
 // VolumePruneOptions selects the unused volumes to remove (only

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -30,7 +29,7 @@ type SystemInfoResult struct{ Info system.Info }
 // Info describes the daemon and its host.
 func (c *Client) Info(ctx context.Context, _ InfoOptions) (SystemInfoResult, error) {
 	var r SystemInfoResult
-	err := c.call(ctx, http.MethodGet, "/info", nil, nil, &r.Info)
+	err := c.call(ctx, "GET", "/info", nil, nil, &r.Info)
 	return r, err
 }
 
@@ -55,7 +54,7 @@ type ServerVersionResult struct {
 // ServerVersion returns the daemon's version.
 func (c *Client) ServerVersion(ctx context.Context, _ ServerVersionOptions) (ServerVersionResult, error) {
 	var v system.VersionResponse
-	if err := c.call(ctx, http.MethodGet, "/version", nil, nil, &v); err != nil {
+	if err := c.call(ctx, "GET", "/version", nil, nil, &v); err != nil {
 		return ServerVersionResult{}, err
 	}
 	return ServerVersionResult{
@@ -108,7 +107,7 @@ func (c *Client) DiskUsage(ctx context.Context, o DiskUsageOptions) (DiskUsageRe
 		Volumes    []volume.Volume
 		BuildCache []build.CacheRecord
 	}
-	if err := c.call(ctx, http.MethodGet, "/system/df", q, nil, &du); err != nil {
+	if err := c.call(ctx, "GET", "/system/df", q, nil, &du); err != nil {
 		return DiskUsageResult{}, err
 	}
 	var r DiskUsageResult
@@ -187,7 +186,7 @@ func (c *Client) Events(ctx context.Context, o EventsListOptions) EventsResult {
 		return res
 	}
 	o.Filters.set(q)
-	resp, err := c.send(ctx, http.MethodGet, "/events", q, nil, nil)
+	resp, err := c.send(ctx, "GET", "/events", q, nil, nil)
 	if err != nil {
 		errs <- err
 		return res
