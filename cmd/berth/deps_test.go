@@ -60,7 +60,9 @@ func TestInitDeps(t *testing.T) {
 func TestCLIDeps(t *testing.T) {
 	deps := goListDeps(t, ".", "-tags", "berth_engine")
 	for _, d := range deps {
-		for _, f := range []string{"/internal/daemon", "/internal/runtime", "/internal/monitor", "/internal/image", "/internal/builder", "/internal/network", "/internal/engine", "go.etcd.io/bbolt", "github.com/moby/buildkit", "github.com/google/go-containerregistry"} {
+		for _, f := range []string{"/internal/daemon", "/internal/runtime", "/internal/monitor", "/internal/image", "/internal/builder", "/internal/network", "/internal/engine", "go.etcd.io/bbolt", "github.com/moby/buildkit", "github.com/google/go-containerregistry",
+			// the client speaks HTTP/1.1 itself (internal/cli/client/http1.go)
+			"net/http", "crypto/tls"} {
 			if d == "github.com/berth-project/berth/internal/runtime/nsenter" || d == "github.com/berth-project/berth/internal/engine/mode" {
 				continue // the C constructor; the choice of mode
 			}
