@@ -43,9 +43,14 @@ func (b *Bus) Publish(typ events.Type, action events.Action, id string, attrs ma
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// The oldest go in batches: trimming to keep at every event once
+	// there were more copied all of them twice per event (a new slice,
+	// then the append that outgrew it), some 200 KB a container start.
 	b.past = append(b.past, m)
-	if len(b.past) > keep {
-		b.past = append(b.past[:0:0], b.past[len(b.past)-keep:]...)
+	if len(b.past) >= 2*keep {
+		n := copy(b.past, b.past[len(b.past)-keep:])
+		clear(b.past[n:])
+		b.past = b.past[:n]
 	}
 	for ch := range b.subs {
 		select {
@@ -61,7 +66,7 @@ func (b *Bus) Subscribe(since time.Time) (past []events.Message, ch <-chan event
 	c := make(chan events.Message, 256)
 	b.mu.Lock()
 	if !since.IsZero() {
-		for _, m := range b.past {
+		for _, m := range b.kept() {
 			if m.TimeNano >= since.UnixNano() {
 				past = append(past, m)
 			}
@@ -74,4 +79,9 @@ func (b *Bus) Subscribe(since time.Time) (past []events.Message, ch <-chan event
 		delete(b.subs, c)
 		b.mu.Unlock()
 	}
+}
+
+// kept is the last keep events. The caller holds b.mu.
+func (b *Bus) kept() []events.Message {
+	return b.past[max(0, len(b.past)-keep):]
 }
