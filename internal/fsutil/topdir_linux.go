@@ -7,6 +7,11 @@ package fsutil
 
 import (
 	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,4 +63,49 @@ func MarkTopDir(dir string) error {
 
 func unsupported(err error) bool {
 	return errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)
+}
+
+// TempDirs spreads the temporary files of atomic writes (write a
+// temporary file, rename it over the real one) over the file system's
+// block groups, for files that all live in one directory and are
+// rewritten all day (a network's endpoint files, the monitor's exit
+// records). ext4 takes a new file's inode from its directory's group, and
+// the rename keeps the inode; so the temporary file is made in one of 256
+// directories under a marked root (MarkTopDir), picked by the file's
+// name, instead of next to the file.
+type TempDirs struct {
+	root string
+	made sync.Map // subdirectory name → struct{}
+}
+
+// NewTempDirs returns the temporary directories under root, which it
+// makes and marks. Whatever a crash left in root is removed.
+func NewTempDirs(root string) (*TempDirs, error) {
+	if err := os.RemoveAll(root); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	if err := MarkTopDir(root); err != nil {
+		return nil, err
+	}
+	return &TempDirs{root: root}, nil
+}
+
+// For returns the directory for the temporary file of name (a base name
+// or a path), making it on first use. Its file system is root's.
+func (t *TempDirs) For(name string) (string, error) {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	sub := fmt.Sprintf("%02x", h.Sum32()&0xff)
+	dir := filepath.Join(t.root, sub)
+	if _, ok := t.made.Load(sub); ok {
+		return dir, nil
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	t.made.Store(sub, struct{}{})
+	return dir, nil
 }

@@ -4,6 +4,7 @@
 package fsutil
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,4 +45,40 @@ func TestMarkTopDir(t *testing.T) {
 		defer os.RemoveAll(shm)
 		assert.NilError(t, MarkTopDir(shm), "a tmpfs without the flag is no error")
 	}
+}
+
+// TestTempDirs: a name always gets the same directory under the root,
+// names spread over several, and a new TempDirs removes what an earlier
+// one (cut short by a crash) left.
+func TestTempDirs(t *testing.T) {
+	root := filepath.Join(t.TempDir(), ".tmp")
+	td, err := NewTempDirs(root)
+	assert.NilError(t, err)
+	seen := map[string]bool{}
+	for i := range 64 {
+		name := fmt.Sprintf("%064x", i)
+		dir, err := td.For(name)
+		assert.NilError(t, err)
+		again, err := td.For(name)
+		assert.NilError(t, err)
+		assert.Equal(t, dir, again)
+		assert.Equal(t, filepath.Dir(dir), root)
+		fi, err := os.Stat(dir)
+		assert.NilError(t, err)
+		assert.Assert(t, fi.IsDir())
+		seen[dir] = true
+	}
+	assert.Assert(t, len(seen) > 32, "64 names went to only %d directories", len(seen))
+	if flags, err := flagsOf(t, root); err == nil {
+		assert.Assert(t, flags&fsTopdirFL != 0, "the root is not marked")
+	}
+
+	dir, err := td.For("x")
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "left"), nil, 0o600))
+	_, err = NewTempDirs(root)
+	assert.NilError(t, err)
+	entries, err := os.ReadDir(root)
+	assert.NilError(t, err)
+	assert.Equal(t, len(entries), 0, "a crash's leftovers stay")
 }

@@ -41,6 +41,8 @@
 //	                       written to a temporary file and renamed; "/" and "%" in the
 //	                       ID are written as %2F and %25. Records are read back when the
 //	                       monitor starts and removed by Forget.
+//	DIR/exits.tmp/<xx>/    where the temporary files are made (fsutil.TempDirs), emptied
+//	                       when the monitor starts
 //
 // # Protocol
 //

@@ -29,10 +29,23 @@ func (s *server) writeExit(p *proc) error {
 	}
 	path := s.exitPath(p.id)
 	tmp := filepath.Join(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if s.temps != nil {
+		// made elsewhere: each exit would take an inode from the exits
+		// directory's block group (fsutil.TempDirs)
+		dir, err := s.temps.For(p.id)
+		if err != nil {
+			return err
+		}
+		tmp = filepath.Join(dir, filepath.Base(path))
+	}
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // loadExits reads the exit records a previous monitor left.

@@ -38,10 +38,11 @@ const (
 )
 
 const (
-	socketName = "monitor.sock"
-	lockName   = "monitor.pid"
-	logName    = "monitor.log"
-	exitsDir   = "exits"
+	socketName  = "monitor.sock"
+	lockName    = "monitor.pid"
+	logName     = "monitor.log"
+	exitsDir    = "exits"
+	exitsTmpDir = "exits.tmp" // see fsutil.TempDirs
 )
 
 // Config describes a process started through the monitor.

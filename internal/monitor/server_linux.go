@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 
+	"github.com/berth-project/berth/internal/fsutil"
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +23,7 @@ type server struct {
 	dir     string
 	log     *slog.Logger
 	devnull *os.File
+	temps   *fsutil.TempDirs // for exit records; nil: next to them
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -51,6 +54,13 @@ func newServer(dir string, log *slog.Logger) (*server, error) {
 		conns:    map[*conn]struct{}{},
 	}
 	s.loadExits()
+	// Exit records are written there first (fsutil.TempDirs); without
+	// it, next to the record.
+	if t, err := fsutil.NewTempDirs(filepath.Join(dir, exitsTmpDir)); err == nil {
+		s.temps = t
+	} else {
+		log.Warn("exit records' temporary directories", "err", err)
+	}
 	return s, nil
 }
 

@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/berth-project/berth/internal/fsutil"
 	"github.com/containerd/errdefs"
 )
 
@@ -115,7 +117,36 @@ func (n *Network) saveEndpoint(dir, cid string) error {
 	if err := os.MkdirAll(n.endpointsDir(dir), 0o700); err != nil {
 		return err
 	}
-	return writeJSON(p, ep)
+	temps, err := tempDirs(dir)
+	if err != nil {
+		return err
+	}
+	tmpDir, err := temps.For(cid)
+	if err != nil {
+		return err
+	}
+	return writeJSONVia(p, filepath.Join(tmpDir, n.ID+"-"+cid), ep)
+}
+
+// endpointTemps holds, per network directory, where endpoint files are
+// written before they are renamed into place: each container's create,
+// start and stop rewrite its endpoint file, and a temporary file made in
+// the endpoints directory would take all those inodes from one block
+// group (fsutil.TempDirs).
+var endpointTemps sync.Map // network directory → *fsutil.TempDirs
+
+// tempDirs returns dir's temporary directories (dir/.tmp), made the first
+// time this process asks; what a crash left there goes then.
+func tempDirs(dir string) (*fsutil.TempDirs, error) {
+	if t, ok := endpointTemps.Load(dir); ok {
+		return t.(*fsutil.TempDirs), nil
+	}
+	t, err := fsutil.NewTempDirs(filepath.Join(dir, ".tmp"))
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := endpointTemps.LoadOrStore(dir, t)
+	return actual.(*fsutil.TempDirs), nil
 }
 
 // removeFiles removes n's endpoints' files, then n's (a crash in between
@@ -129,15 +160,24 @@ func (n *Network) removeFiles(dir string) error {
 
 // writeJSON writes v to path by temporary file and rename.
 func writeJSON(path string, v any) error {
+	return writeJSONVia(path, path+".tmp", v)
+}
+
+// writeJSONVia writes v to the temporary file tmp, on path's file system,
+// and renames it to path.
+func writeJSONVia(path, tmp string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 func loadNetworks(dir string) (map[string]*Network, error) {
