@@ -100,7 +100,7 @@ func (d *Daemon) inContainerFS(ctx context.Context, c *ctr.Container, pid int, f
 		}, fn)
 	}
 
-	snapMounts, err := d.images.Snapshotter().Mounts(ctx, c.ID)
+	snapMounts, err := d.layerMounts(ctx, c)
 	if err != nil {
 		return err
 	}

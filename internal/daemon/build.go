@@ -282,7 +282,11 @@ func (b *buildBackend) Prepare(ctx context.Context, parent, comment string, fn f
 	if err != nil {
 		return "", err
 	}
-	mounts, err := b.d.images.Snapshotter().Mounts(ctx, id)
+	c, err := b.d.store.Get(id)
+	if err != nil {
+		return id, err
+	}
+	mounts, err := b.d.layerMounts(ctx, c)
 	if err != nil {
 		return id, err
 	}

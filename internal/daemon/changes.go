@@ -22,7 +22,7 @@ func (d *Daemon) ContainerChanges(ctx context.Context, ref string) ([]containert
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID)
+	mounts, err := d.layerMounts(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (d *Daemon) ContainerExport(ctx context.Context, ref string, w io.Writer) e
 // container's mount is volatile), or plainly where the kernel has no such
 // option.
 func (d *Daemon) withRootfs(ctx context.Context, c *ctr.Container, fn func(root string) error) error {
-	mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID)
+	mounts, err := d.layerMounts(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -161,6 +161,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	defer func() {
 		if retErr != nil {
 			d.undoMounts(c)
+			d.waitLayer(id)
 			d.images.Snapshotter().Remove(context.WithoutCancel(ctx), id)
 			d.net.RemoveEndpoints(id)
 			os.RemoveAll(c.Dir)
@@ -170,9 +171,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, req *containe
 	if err := os.Mkdir(c.Dir, 0o710); err != nil {
 		return resp, err
 	}
-	if _, err := d.images.Mounts(ctx, c.Image, id); err != nil {
-		return resp, fmt.Errorf("prepare the container's filesystem: %w", err)
-	}
+	d.prepareLayer(ctx, c) // see layer.go
 	if err := d.createMounts(c); err != nil {
 		return resp, err
 	}

@@ -81,6 +81,9 @@ type Daemon struct {
 	waiters map[string][]*waiter
 	execs   map[string]*execConfig
 	pending map[string][]*pendingAttach
+	// layerPreps holds the prepares of writable layers under way: ID →
+	// *layerPrep (layer.go).
+	layerPreps sync.Map
 
 	server    *server.Server
 	listeners []net.Listener

@@ -67,6 +67,9 @@ func (b imageBackend) ImageCommit(ctx context.Context, opts imagerouter.CommitOp
 			}
 		}()
 	}
+	if _, err := d.layerMounts(ctx, c); err != nil { // a created container's, still being prepared
+		return "", err
+	}
 	img, err := d.images.Commit(ctx, c.ID, image.CommitOptions{
 		Parent:    parent,
 		Changes:   image.ImageConfigChanges{Config: cfg, Comment: opts.Comment, Healthcheck: healthcheckOf(&base, &ctrCfg), OnBuild: orStrings(base.OnBuild, ctrCfg.OnBuild), Shell: orStrings(base.Shell, ctrCfg.Shell)},

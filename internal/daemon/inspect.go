@@ -58,6 +58,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string, size bool) (*
 		Config:          c.Config,
 		NetworkSettings: d.networkSettings(c),
 	}
+	d.waitLayer(c.ID)
 	if mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID); err == nil {
 		if upper, lower, err := snapshot.DiffDirs(mounts); err == nil {
 			data := map[string]string{"UpperDir": upper, "MergedDir": c.Rootfs}
@@ -84,6 +85,7 @@ func timeOrZero(t time.Time) string {
 
 // sizeRw is the size of the container's writable layer.
 func (d *Daemon) sizeRw(ctx context.Context, id string) int64 {
+	d.waitLayer(id)
 	u, err := d.images.Snapshotter().Usage(ctx, id)
 	if err != nil {
 		return 0

@@ -295,6 +295,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	d.publish(c, events.ActionDestroy, nil)
 	d.notifyRemoved(c, code)
 	defer c.Mu.Unlock()
+	d.waitLayer(c.ID)
 	if err := d.images.Snapshotter().Remove(context.WithoutCancel(ctx), c.ID); err != nil && !errdefs.IsNotFound(err) {
 		c.State.Status = ctr.Dead
 		c.Save()

@@ -136,9 +136,9 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container) (retErr error) {
 	if err := os.MkdirAll(c.Rootfs, 0o711); err != nil {
 		return err
 	}
-	mounts, err := d.images.Snapshotter().Mounts(ctx, c.ID)
+	mounts, err := d.layerMounts(ctx, c)
 	if err != nil {
-		return fmt.Errorf("container filesystem: %w", err)
+		return fmt.Errorf("prepare the container's filesystem: %w", err)
 	}
 	if err := snapshot.MountAll(volatile(mounts, c.HostConfig.AutoRemove), c.Rootfs); err != nil {
 		if err := snapshot.MountAll(mounts, c.Rootfs); err != nil {
