@@ -434,31 +434,23 @@ func (c *Client) hijack(ctx context.Context, p string, query url.Values, v any) 
 	req := c.newRequest(ctx, "POST", c.apiPath(ctx, p, query), body, header)
 	req.header.Set("Connection", "Upgrade")
 	req.header.Set("Upgrade", "tcp")
-	conn, err := c.dial(ctx, "", "")
-	if err != nil {
+	ex, stage, err := c.exchange(req, false)
+	switch {
+	case err == nil:
+	case err == ctx.Err():
+		return HijackedResponse{}, err
+	case stage == readFailed:
+		return HijackedResponse{}, fmt.Errorf("error during connect: %w", err)
+	default:
 		return HijackedResponse{}, c.connectError(err)
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetKeepAlive(true)
-		tc.SetKeepAlivePeriod(30 * time.Second)
-	}
-	// The handshake ends with the context: closing the connection
-	// interrupts the write or read in progress.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	conn, resp := ex.conn, ex.resp
 	fail := func(err error) (HijackedResponse, error) {
 		conn.Close()
-		if !stop() {
+		if !ex.stop() {
 			return HijackedResponse{}, ctx.Err()
 		}
 		return HijackedResponse{}, err
-	}
-	if err := req.write(conn, false); err != nil {
-		return fail(c.connectError(err))
-	}
-	br := bufio.NewReader(conn)
-	resp, err := readResponse(br, req)
-	if err != nil {
-		return fail(fmt.Errorf("error during connect: %w", err))
 	}
 	if resp.StatusCode != 101 {
 		err := responseError(resp)
@@ -467,10 +459,14 @@ func (c *Client) hijack(ctx context.Context, p string, query url.Values, v any) 
 		}
 		return fail(err)
 	}
-	if !stop() {
+	if !ex.stop() {
 		return fail(ctx.Err())
 	}
-	return HijackedResponse{Conn: conn, Reader: br, mediaType: resp.Header.Get("Content-Type")}, nil
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetKeepAlive(true)
+		tc.SetKeepAlivePeriod(30 * time.Second)
+	}
+	return HijackedResponse{Conn: conn, Reader: ex.br, mediaType: resp.Header.Get("Content-Type")}, nil
 }
 
 // Filters are the "filters" query parameter of list, prune and event

@@ -270,43 +270,73 @@ func (c *chunkedReader) crlf() error {
 	return nil
 }
 
-// roundTrip sends req on a connection of its own and returns the
-// response, whose body closes the connection. The connection closes when
-// req's context ends, which ends a write or read in progress.
-func (c *Client) roundTrip(req *request) (*response, error) {
+// exchanged is a request sent and its response's header read, on a
+// connection of the request's own.
+type exchanged struct {
+	conn net.Conn
+	br   *bufio.Reader // the rest of the response
+	resp *response
+	stop func() bool // ends the closing of conn with the request's context
+}
+
+// exchange stage, for the error of an exchange that failed.
+const (
+	dialFailed = iota + 1
+	sendFailed
+	readFailed
+)
+
+// exchange dials the daemon, sends req (with Connection: close when
+// close) and reads the response's header. Until stop is called, the
+// connection closes when req's context ends, which ends a write or read
+// in progress. A failed exchange says where it failed, with the context's
+// error when the context ended it; it leaves nothing open.
+func (c *Client) exchange(req *request, close bool) (*exchanged, int, error) {
 	ctx := req.ctx
 	conn, err := c.dial(ctx, "", "")
 	if err != nil {
 		if cl, ok := req.body.(io.Closer); ok {
 			cl.Close()
 		}
-		return nil, &url.Error{Op: methodName(req.method), URL: req.url(), Err: err}
+		return nil, dialFailed, err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	fail := func(err error) (*response, error) {
+	fail := func(stage int, err error) (*exchanged, int, error) {
 		conn.Close()
 		if !stop() && ctx.Err() != nil {
-			return nil, ctx.Err()
+			err = ctx.Err()
 		}
-		return nil, &url.Error{Op: methodName(req.method), URL: req.url(), Err: err}
+		return nil, stage, err
 	}
 	br := bufio.NewReader(conn)
-	if werr := req.write(conn, true); werr != nil {
+	if werr := req.write(conn, close); werr != nil {
 		// The daemon may have answered (an error) before it read the
 		// whole body.
 		resp, err := readResponse(br, req)
 		if err != nil {
-			return fail(werr)
+			return fail(sendFailed, werr)
 		}
-		resp.Body = &connBody{Reader: resp.Body, conn: conn, stop: stop}
-		return resp, nil
+		return &exchanged{conn: conn, br: br, resp: resp, stop: stop}, 0, nil
 	}
 	resp, err := readResponse(br, req)
 	if err != nil {
-		return fail(err)
+		return fail(readFailed, err)
 	}
-	resp.Body = &connBody{Reader: resp.Body, conn: conn, stop: stop}
-	return resp, nil
+	return &exchanged{conn: conn, br: br, resp: resp, stop: stop}, 0, nil
+}
+
+// roundTrip sends req on a connection of its own and returns the
+// response, whose body closes the connection.
+func (c *Client) roundTrip(req *request) (*response, error) {
+	ex, _, err := c.exchange(req, true)
+	if err != nil {
+		if ctxErr := req.ctx.Err(); err == ctxErr {
+			return nil, err
+		}
+		return nil, &url.Error{Op: methodName(req.method), URL: req.url(), Err: err}
+	}
+	ex.resp.Body = &connBody{Reader: ex.resp.Body, conn: ex.conn, stop: ex.stop}
+	return ex.resp, nil
 }
 
 // methodName is the method as net/http's errors name it ("Post").
