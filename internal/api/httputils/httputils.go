@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-project/berth/internal/api/versions"
 )
 
 // MaxJSONBody bounds a JSON request body: a container create request is a
@@ -119,5 +121,5 @@ func VersionFromContext(ctx context.Context) string {
 // than v (the deprecated fields older versions still have, say).
 func VersionBefore(ctx context.Context, v string) bool {
 	got := VersionFromContext(ctx)
-	return got != "" && VersionLessThan(got, v)
+	return got != "" && versions.LessThan(got, v)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-project/berth/internal/api/httpstatus"
 	"github.com/berth-project/berth/internal/api/httputils"
+	"github.com/berth-project/berth/internal/api/versions"
 )
 
 // The API versions berth speaks. Clients asking for no version get the
@@ -208,11 +209,11 @@ func (s *Server) serve(rw http.ResponseWriter, r *http.Request, h httputils.APIF
 	switch {
 	case version == "":
 		version = APIVersion
-	case httputils.VersionLessThan(version, MinAPIVersion):
+	case versions.LessThan(version, MinAPIVersion):
 		err = fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", version, MinAPIVersion)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
-	case httputils.VersionLessThan(APIVersion, version):
+	case versions.LessThan(APIVersion, version):
 		err = fmt.Errorf("client version %s is too new. Maximum supported API version is %s", version, APIVersion)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
